@@ -45,6 +45,7 @@ demo:
 	@scripts/demo.sh
 
 bench: build
+	@scripts/install-deps.sh --bench
 	$(PYTHON) bench/run --bin $(BUILD)/bin
 
 clean:

@@ -7,8 +7,10 @@ packages=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
   libuv1-dev libssl-dev libjansson-dev libyaml-dev libsnappy-dev
   libhttp-parser-dev libcmocka-dev
-  python3 python3-pytest curl socat openssl
+  python3 python3-pytest python3-cryptography curl socat openssl
 )
+# `--bench` adds what bench/ drives: wrk and nginx for the HTTP benchmark.
+[ "${1:-}" = "--bench" ] && packages+=(wrk nginx-light)
 
 missing=()
 for p in "${packages[@]}"; do
