@@ -7,6 +7,9 @@
 #define CFRP_BASE_LOG_H
 
 #include <stdbool.h>
+#include <time.h>
+
+struct uv_loop_s;
 
 enum log_level { LOG_TRACE, LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 
@@ -27,6 +30,18 @@ void log_setup(const struct log_options *opts);
 void log_shutdown(void);
 
 bool log_enabled(enum log_level level);
+
+/* Daily rotation (file destination only) happens when a line is written after a local
+ * midnight, and also when this timer fires, so an idle process rotates on time as frp
+ * does. The timer does not keep the loop alive. Returns 0 or a UV_* code. */
+int log_start_rotation_timer(struct uv_loop_s *loop);
+/* Closes the timer (uv_close; the loop must run once more to finish). */
+void log_stop_rotation_timer(void);
+
+/* For tests: replaces the wall clock (CLOCK_REALTIME) the logger reads; NULL restores
+ * it. Times are shown and rotated in local time (TZ). */
+typedef void (*log_clock_fn)(struct timespec *now);
+void log_set_clock(log_clock_fn fn);
 
 void log_write(enum log_level level, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
