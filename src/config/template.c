@@ -917,7 +917,7 @@ static int parse_pipeline(struct parser *p, const char *context, bool allow_decl
         if (k->type == T_RDELIM || (in_paren && k->type == T_RPAREN)) break;
         if (k->type == T_RPAREN) return parse_fail(p->t, k->line, "unexpected right paren");
         if (k->type == T_EOF) return unexpected(p, k, context);
-        struct tcmd *c;
+        struct tcmd *c = NULL;
         int rc = parse_command(p, &c);
         if (rc) return rc;
         if (ncmd > 0 && non_executable(c->args))
