@@ -1,0 +1,159 @@
+/* frps service: sets up the server state (TLS context, token key, port managers,
+ * registries), listens on bindPort with frp's start-up log lines and listener error
+ * text, and serves until the process is killed. Like frp it installs no signal
+ * handlers, except that CFRP_CLEAN_EXIT=1 makes SIGTERM end the loop cleanly and free
+ * everything (for leak checks). */
+#include "server/server.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "base/log.h"
+#include "config/server_config.h"
+#include "net/tcp.h"
+#include "net/tls.h"
+#include "server/svr_internal.h"
+
+static void svc_on_conn(tcp_listener *l, stream *s, void *arg)
+{
+    svr_bind_accept(arg, s);
+}
+
+static bool svc_probe_tcp(void *arg, int port)
+{
+    const struct server *svr = arg;
+    return svr_port_probe_bind(svr->cfg->proxy_bind_addr, port, false);
+}
+
+static bool svc_probe_udp(void *arg, int port)
+{
+    const struct server *svr = arg;
+    return svr_port_probe_bind(svr->cfg->proxy_bind_addr, port, true);
+}
+
+static bool svc_has_scope(const struct frps_config *cfg, const char *scope)
+{
+    return cfg_strlist_contains(&cfg->auth.additional_scopes, scope);
+}
+
+/* Fills svr from cfg. Returns 0, or a negative code with the error to print in err. */
+static int svc_init(struct server *svr, uv_loop_t *loop, const struct frps_config *cfg, char *err,
+                    size_t errlen)
+{
+    memset(svr, 0, sizeof *svr);
+    svr->loop = loop;
+    svr->cfg = cfg;
+    svr->tcp_mux = cfg_tri_true(cfg->transport.tcp_mux);
+    svr->detailed_errors = cfg_tri_true(cfg->detailed_errors_to_client);
+    svr->scope_heartbeats = svc_has_scope(cfg, "HeartBeats");
+    svr->scope_new_work_conns = svc_has_scope(cfg, "NewWorkConns");
+    svr->tls_force = cfg->transport.tls.force || cfg->transport.tls.tls.trusted_ca_file[0];
+    svr_map_init(&svr->controls);
+    svr_map_init(&svr->proxies);
+    svr_list_init(&svr->accepting);
+    svr_list_init(&svr->newconns);
+    svr_list_init(&svr->sessions);
+    svr_list_init(&svr->ctls);
+    svr_list_init(&svr->userconns);
+    const char *token = cfg->auth.token;
+    int rc = crypto_derive_key(token, strlen(token), svr->token_key);
+    if (rc) {
+        snprintf(err, errlen, "derive the token key failed");
+        return rc;
+    }
+    const struct cfg_tls *t = &cfg->transport.tls.tls;
+    struct tls_options to = {
+        .cert_file = t->cert_file[0] && t->key_file[0] ? t->cert_file : NULL,
+        .key_file = t->cert_file[0] && t->key_file[0] ? t->key_file : NULL,
+        .trusted_ca_file = t->trusted_ca_file[0] ? t->trusted_ca_file : NULL,
+    };
+    rc = tls_ctx_server(&to, &svr->tls, err, errlen);
+    if (rc) return rc;
+    svr->tcp_ports = svr_ports_new(cfg->allow_ports.items, cfg->allow_ports.n, svc_probe_tcp, svr);
+    svr->udp_ports = svr_ports_new(cfg->allow_ports.items, cfg->allow_ports.n, svc_probe_udp, svr);
+    if (!svr->tcp_ports || !svr->udp_ports) {
+        snprintf(err, errlen, "out of memory");
+        return UV_ENOMEM;
+    }
+    return 0;
+}
+
+static void svc_free(struct server *svr)
+{
+    svr_ports_free(svr->tcp_ports);
+    svr_ports_free(svr->udp_ports);
+    if (svr->tls) tls_ctx_free(svr->tls);
+    svr_map_free(&svr->controls);
+    svr_map_free(&svr->proxies);
+}
+
+/* Closes everything so that the loop ends (CFRP_CLEAN_EXIT). */
+static void svc_stop(struct server *svr)
+{
+    if (svr->stopping) return;
+    svr->stopping = true;
+    if (svr->listener) tcp_listener_close(svr->listener);
+    svr->listener = NULL;
+    svr_bind_stop(svr);
+    svr_control_stop_all(svr);
+    svr_userconn_stop_all(svr);
+    log_stop_rotation_timer();
+}
+
+static void svc_on_sigterm(uv_signal_t *h, int signum)
+{
+    svc_stop(h->data);
+    uv_close((uv_handle_t *)h, NULL);
+}
+
+int server_run(struct frps_config *cfg, const char *config_path)
+{
+    if (config_path)
+        log_info("frps uses config file: %s", config_path);
+    else
+        log_info("frps uses command line arguments for config");
+    signal(SIGPIPE, SIG_IGN);
+
+    uv_loop_t *loop = uv_default_loop();
+    struct server svr;
+    char err[512];
+    int rc = svc_init(&svr, loop, cfg, err, sizeof err);
+    if (rc) {
+        printf("%s\n", err);
+        fflush(stdout);
+        svc_free(&svr);
+        return rc;
+    }
+    struct tcp_options opts = {.nodelay = true,
+                               .keepalive_secs = (int)cfg->transport.tcp_keepalive};
+    rc = tcp_listen(loop, cfg->bind_addr, (int)cfg->bind_port, 4096, &opts, svc_on_conn, &svr,
+                    &svr.listener, err, sizeof err);
+    if (rc) {
+        printf("create server listener error, %s\n", err);
+        fflush(stdout);
+        uv_run(loop, UV_RUN_DEFAULT);
+        svc_free(&svr);
+        return rc;
+    }
+    char addr[300];
+    tcp_join_host_port(addr, sizeof addr, cfg->bind_addr, (int)cfg->bind_port);
+    log_info("frps tcp listen on %s", addr);
+    log_info("frps started successfully");
+    log_start_rotation_timer(loop);
+
+    uv_signal_t sigterm;
+    const char *clean = getenv("CFRP_CLEAN_EXIT");
+    if (clean && strcmp(clean, "1") == 0) {
+        uv_signal_init(loop, &sigterm);
+        sigterm.data = &svr;
+        uv_signal_start(&sigterm, svc_on_sigterm, SIGTERM);
+    }
+    uv_run(loop, UV_RUN_DEFAULT);
+    svc_free(&svr);
+    uv_loop_close(loop);
+    buf_pool_drain();
+    return 0;
+}
