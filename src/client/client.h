@@ -5,9 +5,12 @@
 struct frpc_config;
 
 /* Logs "start frpc service for config file [<config_path>]" (when config_path is not
- * NULL), connects to frps and runs until stopped. Returns 0 when stopped normally, or a
- * negative code after printing frp's message on stdout (e.g. the first login failed with
- * loginFailExit). The caller owns cfg and must have set up logging. */
+ * NULL), connects to frps and runs until stopped: logs in, registers the proxies, serves
+ * work connections and reconnects after any disconnect. Returns 0 when stopped normally
+ * (SIGINT/SIGTERM only when the environment has CFRP_CLEAN_EXIT=1; otherwise, as frp's
+ * tcp transport, the signals kill the process), or -1 after printing frp's message on
+ * stdout when the first login failed with loginFailExit. The caller owns cfg (it must
+ * outlive the call) and must have set up logging. */
 int client_run(struct frpc_config *cfg, const char *config_path);
 
 #endif

@@ -1,0 +1,723 @@
+/* One frpc session: dial the carrier (TCP, optional 0x17 byte, TLS, yamux), log in,
+ * then run the encrypted control stream: heartbeats, NewProxy/NewProxyResp through the
+ * proxy wrappers, and one new frp connection + NewWorkConn per ReqWorkConn
+ * (protocol.md 1.1, 1.3, 4.1-4.7). */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <uv.h>
+
+#include "base/err.h"
+#include "base/log.h"
+#include "client/client_internal.h"
+#include "proto/auth.h"
+#include "proto/crypto_stream.h"
+#include "proto/msg_io.h"
+
+#define CSESS_LOGIN_TIMEOUT_MS 10000
+
+/* A work connection waiting for its StartWorkConn (no timeout, protocol.md 4.5). */
+struct cpending {
+    struct clink link; /* in csess.pending */
+    struct csess *sess; /* one reference */
+    dial_req *dial;     /* without tcpMux: the carrier being dialed */
+    stream *st;         /* the frp connection once open */
+    msg_reader rd;
+};
+
+struct csess {
+    struct csvc *svc;
+    int refs;
+    bool closing;
+    bool logged_in;
+    bool reported;            /* the service was told how this session ended */
+    dial_req *dial;           /* the carrier being dialed */
+    yamux_session *mux;       /* with tcpMux, until its close callback */
+    stream *ctl;              /* the control connection (encrypted after login) */
+    msg_reader *rd;           /* control frames; owned */
+    uv_timer_t login_timer;   /* LoginResp deadline */
+    uv_timer_t hb_timer;      /* Ping every heartbeatInterval */
+    uv_timer_t hb_check;      /* heartbeatTimeout check every second */
+    uv_timer_t px_timer;      /* proxy status checks every 3 s */
+    uint64_t last_pong_ms;
+    struct cproxy *px;        /* npx wrappers; owned */
+    size_t npx;
+    struct clink pending;     /* struct cpending */
+    char tls_err[512];        /* why the TLS handshake failed, if it did */
+};
+
+uint64_t cnow_ms(const struct csvc *svc)
+{
+    return uv_now(svc->loop);
+}
+
+uv_loop_t *csess_loop(const struct csess *s)
+{
+    return s->svc->loop;
+}
+
+struct csvc *csess_svc(const struct csess *s)
+{
+    return s->svc;
+}
+
+void cproxy_prefix(const struct cproxy *p, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s[%s] ", p->sess->svc->prefix, p->cfg->name);
+}
+
+void csess_ref(struct csess *s)
+{
+    s->refs++;
+}
+
+void csess_unref(struct csess *s)
+{
+    if (--s->refs > 0) return;
+    for (size_t i = 0; i < s->npx; i++) ratelimit_release(s->px[i].rl);
+    free(s->px);
+    free(s->rd);
+    free(s);
+}
+
+static void csess_timer_closed(uv_handle_t *h)
+{
+    csess_unref(h->data);
+}
+
+static void csess_ctl_closed(stream *st)
+{
+    csess_unref(st->data);
+}
+
+static void cpending_free(struct cpending *w)
+{
+    clink_del(&w->link);
+    struct csess *s = w->sess;
+    free(w);
+    csess_unref(s);
+}
+
+static void cpending_closed(stream *st)
+{
+    cpending_free(st->data);
+}
+
+/* Tells the service how the session ended, once. */
+static void csess_report(struct csess *s, const char *err)
+{
+    if (s->reported) return;
+    s->reported = true;
+    if (s->logged_in)
+        csvc_session_done(s->svc, s);
+    else
+        csvc_login_done(s->svc, s, err ? err : "EOF");
+}
+
+void csess_close(struct csess *s)
+{
+    if (s->closing) return;
+    s->closing = true;
+    csess_ref(s);
+    csess_report(s, NULL);
+    for (size_t i = 0; i < s->npx; i++) {
+        if (s->svc->stopping && s->px[i].st.phase != CLIENT_PX_NEW) {
+            msg m;
+            msg_init(&m, MSG_CLOSE_PROXY);
+            m.u.close_proxy.proxy_name = s->px[i].cfg->name;
+            csess_send(s, &m);
+        }
+        cproxy_close(&s->px[i]);
+    }
+    if (s->dial) {
+        dial_cancel(s->dial);
+        s->dial = NULL;
+        csess_unref(s);
+    }
+    while (!clink_empty(&s->pending)) {
+        struct cpending *w = CLINK_ITEM(s->pending.next, struct cpending, link);
+        if (w->dial) {
+            dial_cancel(w->dial);
+            cpending_free(w);
+        } else {
+            clink_del(&w->link); /* its on_close frees it */
+            stream_close(w->st);
+        }
+    }
+    uv_close((uv_handle_t *)&s->login_timer, csess_timer_closed);
+    uv_close((uv_handle_t *)&s->hb_timer, csess_timer_closed);
+    uv_close((uv_handle_t *)&s->hb_check, csess_timer_closed);
+    uv_close((uv_handle_t *)&s->px_timer, csess_timer_closed);
+    if (s->ctl) {
+        stream *c = s->ctl;
+        s->ctl = NULL;
+        stream_close(c);
+    }
+    if (s->mux) yamux_session_close(s->mux);
+    csess_unref(s); /* being open */
+    csess_unref(s);
+}
+
+/* Login failed: report the reason and close everything. */
+static void csess_fail(struct csess *s, const char *reason)
+{
+    csess_report(s, s->tls_err[0] ? s->tls_err : reason);
+    csess_close(s);
+}
+
+void csess_send(struct csess *s, const msg *m)
+{
+    if (!s->ctl || !s->logged_in) return;
+    int rc = msg_send(s->ctl, m, NULL, NULL);
+    if (rc < 0) {
+        log_warn("%ssend %s message error: %s", s->svc->prefix, msg_type_name(m->type),
+                 err_str(rc));
+        if (!s->closing) csess_close(s);
+    }
+}
+
+/* The Ping fields of the HeartBeats scope / the NewWorkConn fields of NewWorkConns. */
+static bool csess_scope(const struct csess *s, const char *scope)
+{
+    return cfg_strlist_contains(&s->svc->cfg->auth.additional_scopes, scope);
+}
+
+/* ---- carrier ---- */
+
+static void csess_login(struct csess *s);
+static void csess_login_timeout(uv_timer_t *t);
+static void csess_mux_closed(yamux_session *sess, int status);
+
+/* tcp -> [0x17] -> [TLS] as configured (protocol.md 1.3). Takes tcp, also on error. */
+static int csess_wrap_carrier(struct csvc *svc, stream *tcp, tls_handshake_cb hs, void *arg,
+                              stream **out)
+{
+    if (!svc->tls) {
+        *out = tcp;
+        return 0;
+    }
+    const struct cfg_client_tls *t = &svc->cfg->transport.tls;
+    if (t->disable_custom_tls_first_byte == CFG_FALSE) {
+        int rc = stream_write_copy(tcp, "\x17", 1, NULL, NULL);
+        if (rc < 0) {
+            stream_close(tcp);
+            return rc;
+        }
+    }
+    const char *sn = t->tls.server_name && t->tls.server_name[0] ? t->tls.server_name
+                                                                 : svc->cfg->server_addr;
+    int rc = tls_client_new(svc->loop, svc->tls, tcp, sn, hs, arg, out);
+    if (rc < 0) stream_close(tcp);
+    return rc;
+}
+
+static void csess_dial_opts(const struct csvc *svc, struct dial_options *o)
+{
+    const struct cfg_client_transport *t = &svc->cfg->transport;
+    *o = (struct dial_options){
+        .timeout_ms = t->dial_server_timeout > 0 ? (uint64_t)t->dial_server_timeout * 1000 : 0,
+        .local_ip = t->connect_server_local_ip,
+        .tcp = {.nodelay = true,
+                .keepalive_secs = t->dial_server_keepalive > 0 ? (int)t->dial_server_keepalive : 0},
+    };
+}
+
+/* ---- work connections ---- */
+
+static void cpending_read(stream *st, ssize_t nread, buf_ref data)
+{
+    struct cpending *w = st->data;
+    struct csess *s = w->sess;
+    if (nread < 0) {
+        buf_ref_release(&data);
+        log_trace("%swork connection closed before response StartWorkConn message: %s",
+                  s->svc->prefix, nread == UV_EOF ? "EOF" : err_str((int)nread));
+        clink_del(&w->link);
+        stream_close(st);
+        return;
+    }
+    size_t used = 0;
+    msg m;
+    char err[256] = "";
+    int rc = msg_reader_feed(&w->rd, data.base, data.len, &used, &m, err, sizeof err);
+    if (rc == 0) {
+        buf_ref_release(&data);
+        return;
+    }
+    clink_del(&w->link);
+    if (rc < 0) {
+        buf_ref_release(&data);
+        log_trace("%swork connection closed before response StartWorkConn message: %s",
+                  s->svc->prefix, err);
+        stream_close(st);
+        return;
+    }
+    msg_start_work_conn *sw = &m.u.start_work_conn;
+    if (sw->error && sw->error[0]) {
+        log_error("%sStartWorkConn contains error: %s", s->svc->prefix, sw->error);
+        msg_clear(&m);
+        buf_ref_release(&data);
+        stream_close(st);
+        return;
+    }
+    /* The connection leaves the pending list: from here the proxy owns it. */
+    stream_read_stop(st);
+    st->on_close = NULL;
+    st->data = NULL;
+    struct cproxy *p = NULL;
+    for (size_t i = 0; i < s->npx && !s->closing; i++)
+        if (sw->proxy_name && strcmp(s->px[i].cfg->name, sw->proxy_name) == 0) p = &s->px[i];
+    if (p && p->st.phase == CLIENT_PX_RUNNING)
+        cproxy_work(p, st, sw, data.base + used, data.len - used);
+    else
+        stream_close(st);
+    msg_clear(&m);
+    buf_ref_release(&data);
+    struct csess *sess = w->sess;
+    free(w);
+    csess_unref(sess);
+}
+
+/* The frp connection for a work request is open: NewWorkConn, then wait. */
+static void cpending_go(struct cpending *w, stream *st)
+{
+    struct csess *s = w->sess;
+    w->st = st;
+    st->data = w;
+    st->on_close = cpending_closed;
+    msg m;
+    msg_init(&m, MSG_NEW_WORK_CONN);
+    char key[AUTH_KEY_HEX];
+    m.u.new_work_conn.run_id = s->svc->run_id;
+    if (csess_scope(s, "NewWorkConns")) {
+        m.u.new_work_conn.timestamp = (int64_t)time(NULL);
+        auth_key(s->svc->cfg->auth.token, m.u.new_work_conn.timestamp, key);
+        m.u.new_work_conn.privilege_key = key;
+    }
+    int rc = msg_send(st, &m, NULL, NULL);
+    if (rc == 0) rc = stream_read_start(st, cpending_read);
+    if (rc < 0) {
+        log_warn("%swork connection write to server error: %s", s->svc->prefix, err_str(rc));
+        clink_del(&w->link);
+        stream_close(st);
+    }
+}
+
+static void cpending_dialed(stream *tcp, int status, const char *err, void *arg)
+{
+    struct cpending *w = arg;
+    struct csess *s = w->sess;
+    w->dial = NULL;
+    if (status < 0) {
+        log_warn("%sstart new connection to server error: %s", s->svc->prefix, err);
+        cpending_free(w);
+        return;
+    }
+    stream *car;
+    int rc = csess_wrap_carrier(s->svc, tcp, NULL, NULL, &car);
+    if (rc < 0) {
+        log_warn("%sstart new connection to server error: %s", s->svc->prefix, err_str(rc));
+        cpending_free(w);
+        return;
+    }
+    cpending_go(w, car);
+}
+
+static void csess_req_work_conn(struct csess *s)
+{
+    struct cpending *w = calloc(1, sizeof *w);
+    if (!w) return;
+    w->sess = s;
+    csess_ref(s);
+    clink_push(&s->pending, &w->link);
+    msg_reader_init(&w->rd);
+    msg_reader_expect(&w->rd, MSG_START_WORK_CONN);
+    if (s->mux) {
+        stream *st;
+        int rc = yamux_session_open(s->mux, &st);
+        if (rc < 0) {
+            log_warn("%sstart new connection to server error: %s", s->svc->prefix, err_str(rc));
+            cpending_free(w);
+            return;
+        }
+        cpending_go(w, st);
+        return;
+    }
+    struct dial_options o;
+    csess_dial_opts(s->svc, &o);
+    int rc = dial_tcp(s->svc->loop, s->svc->cfg->server_addr, (int)s->svc->cfg->server_port, &o,
+                      cpending_dialed, w, &w->dial);
+    if (rc < 0) {
+        log_warn("%sstart new connection to server error: %s", s->svc->prefix, err_str(rc));
+        cpending_free(w);
+    }
+}
+
+/* ---- control stream ---- */
+
+static void csess_on_resp(struct csess *s, const msg_new_proxy_resp *r)
+{
+    for (size_t i = 0; i < s->npx; i++) {
+        if (r->proxy_name && strcmp(s->px[i].cfg->name, r->proxy_name) == 0) {
+            cproxy_on_resp(&s->px[i], r);
+            return;
+        }
+    }
+    const char *n = r->proxy_name ? r->proxy_name : "";
+    log_warn("%s[%s] start error: proxy [%s] not found", s->svc->prefix, n, n);
+}
+
+static void csess_dispatch(struct csess *s, const msg *m)
+{
+    switch (m->type) {
+    case MSG_REQ_WORK_CONN:
+        csess_req_work_conn(s);
+        break;
+    case MSG_NEW_PROXY_RESP:
+        csess_on_resp(s, &m->u.new_proxy_resp);
+        break;
+    case MSG_PONG:
+        if (m->u.pong.error && m->u.pong.error[0]) {
+            log_error("%sPong message contains error: %s", s->svc->prefix, m->u.pong.error);
+            csess_close(s);
+            return;
+        }
+        s->last_pong_ms = cnow_ms(s->svc);
+        log_debug("%sreceive heartbeat from server", s->svc->prefix);
+        break;
+    default: /* registered types without a handler are ignored */
+        break;
+    }
+}
+
+static void csess_ctl_read(stream *st, ssize_t nread, buf_ref data)
+{
+    struct csess *s = st->data;
+    if (nread < 0) {
+        buf_ref_release(&data);
+        log_debug("%scontrol connection closed: %s", s->svc->prefix,
+                  nread == UV_EOF ? "EOF" : err_str((int)nread));
+        csess_close(s);
+        return;
+    }
+    csess_ref(s);
+    const char *p = data.base;
+    size_t left = data.len;
+    while (left > 0 && !s->closing) {
+        size_t used = 0;
+        msg m;
+        char err[256] = "";
+        int rc = msg_reader_feed(s->rd, p, left, &used, &m, err, sizeof err);
+        p += used;
+        left -= used;
+        if (rc < 0) {
+            log_warn("%sread control message error: %s", s->svc->prefix, err);
+            csess_close(s);
+            break;
+        }
+        if (rc == 0) break;
+        csess_dispatch(s, &m);
+        msg_clear(&m);
+    }
+    buf_ref_release(&data);
+    csess_unref(s);
+}
+
+static void csess_hb_cb(uv_timer_t *t)
+{
+    struct csess *s = t->data;
+    log_debug("%ssend heartbeat to server", s->svc->prefix);
+    msg m;
+    msg_init(&m, MSG_PING);
+    char key[AUTH_KEY_HEX];
+    if (csess_scope(s, "HeartBeats")) {
+        m.u.ping.timestamp = (int64_t)time(NULL);
+        auth_key(s->svc->cfg->auth.token, m.u.ping.timestamp, key);
+        m.u.ping.privilege_key = key;
+    }
+    csess_send(s, &m);
+}
+
+static void csess_hb_check_cb(uv_timer_t *t)
+{
+    struct csess *s = t->data;
+    uint64_t timeout = (uint64_t)s->svc->cfg->transport.heartbeat_timeout * 1000;
+    if (cnow_ms(s->svc) - s->last_pong_ms > timeout) {
+        log_warn("%sheartbeat timeout", s->svc->prefix);
+        csess_close(s);
+    }
+}
+
+static void csess_px_cb(uv_timer_t *t)
+{
+    struct csess *s = t->data;
+    uint64_t now = cnow_ms(s->svc);
+    for (size_t i = 0; i < s->npx && !s->closing; i++) cproxy_check(&s->px[i], now);
+}
+
+/* Login succeeded: start proxies and heartbeats. */
+static void csess_run(struct csess *s)
+{
+    struct csvc *svc = s->svc;
+    const struct frpc_config *cfg = svc->cfg;
+    s->last_pong_ms = cnow_ms(svc);
+    s->px = calloc(cfg->proxies.n ? cfg->proxies.n : 1, sizeof *s->px);
+    if (!s->px) {
+        csess_close(s);
+        return;
+    }
+    char names[4096];
+    size_t off = 0;
+    names[0] = '\0';
+    for (size_t i = 0; i < cfg->proxies.n; i++) {
+        if (cproxy_init(&s->px[s->npx], s, &cfg->proxies.items[i]) != 0) continue;
+        s->npx++;
+        int n = snprintf(names + off, sizeof names - off, "%s%s", off ? " " : "",
+                         cfg->proxies.items[i].name);
+        if (n > 0 && (size_t)n < sizeof names - off) off += (size_t)n;
+    }
+    if (s->npx) log_info("%sproxy added: [%s]", svc->prefix, names);
+    int64_t hbi = cfg->transport.heartbeat_interval, hbt = cfg->transport.heartbeat_timeout;
+    if (hbi > 0) uv_timer_start(&s->hb_timer, csess_hb_cb, 0, (uint64_t)hbi * 1000);
+    if (hbi > 0 && hbt > 0) uv_timer_start(&s->hb_check, csess_hb_check_cb, 1000, 1000);
+    uv_timer_start(&s->px_timer, csess_px_cb, 0, CLIENT_PX_CHECK_MS);
+}
+
+static void csess_login_read(stream *st, ssize_t nread, buf_ref data)
+{
+    struct csess *s = st->data;
+    if (nread < 0) {
+        buf_ref_release(&data);
+        csess_fail(s, nread == UV_EOF ? "EOF" : err_str((int)nread));
+        return;
+    }
+    size_t used = 0;
+    msg m;
+    char err[256] = "";
+    int rc = msg_reader_feed(s->rd, data.base, data.len, &used, &m, err, sizeof err);
+    if (rc == 0) {
+        buf_ref_release(&data);
+        return;
+    }
+    if (rc < 0) {
+        buf_ref_release(&data);
+        csess_fail(s, err);
+        return;
+    }
+    uv_timer_stop(&s->login_timer);
+    const msg_login_resp *r = &m.u.login_resp;
+    if (r->error && r->error[0]) {
+        log_error("%s%s", s->svc->prefix, r->error);
+        csess_fail(s, r->error);
+        msg_clear(&m);
+        buf_ref_release(&data);
+        return;
+    }
+    snprintf(s->svc->run_id, sizeof s->svc->run_id, "%s", r->run_id ? r->run_id : "");
+    msg_clear(&m);
+    stream_read_stop(st);
+    stream *enc;
+    rc = crypto_stream_new(s->svc->loop, st, s->svc->key, data.base + used, data.len - used, &enc);
+    buf_ref_release(&data);
+    if (rc < 0) {
+        csess_fail(s, err_str(rc));
+        return;
+    }
+    s->ctl = enc;
+    enc->data = s;
+    enc->on_close = csess_ctl_closed;
+    msg_reader_init(s->rd);
+    s->logged_in = true; /* from now on its end is reported as a session end */
+    csvc_login_done(s->svc, s, NULL);
+    rc = stream_read_start(enc, csess_ctl_read);
+    if (rc < 0) {
+        csess_close(s);
+        return;
+    }
+    csess_run(s);
+}
+
+static void csess_login_timeout(uv_timer_t *t)
+{
+    csess_fail(t->data, "i/o timeout");
+}
+
+static void csess_mux_closed(yamux_session *sess, int status)
+{
+    struct csess *s = yamux_session_data(sess);
+    s->mux = NULL;
+    if (!s->closing) {
+        if (s->logged_in) log_debug("%ssession closed: %s", s->svc->prefix, err_str(status));
+        csess_fail(s, status == UV_EOF ? "EOF" : err_str(status));
+    }
+    csess_unref(s);
+}
+
+/* Sends the Login on the control connection and waits for LoginResp. */
+static void csess_login(struct csess *s)
+{
+    struct csvc *svc = s->svc;
+    const struct frpc_config *cfg = svc->cfg;
+    msg m;
+    msg_init(&m, MSG_LOGIN);
+    msg_login *l = &m.u.login;
+    char key[AUTH_KEY_HEX];
+    l->version = "0.61.1";
+    l->os = "linux";
+#if defined(__x86_64__)
+    l->arch = "amd64";
+#elif defined(__aarch64__)
+    l->arch = "arm64";
+#elif defined(__i386__)
+    l->arch = "386";
+#elif defined(__arm__)
+    l->arch = "arm";
+#elif defined(__riscv) && __riscv_xlen == 64
+    l->arch = "riscv64";
+#else
+    l->arch = "unknown";
+#endif
+    l->user = cfg->user;
+    l->timestamp = (int64_t)time(NULL);
+    auth_key(cfg->auth.token, l->timestamp, key);
+    l->privilege_key = key;
+    l->run_id = svc->run_id;
+    l->pool_count = cfg->transport.pool_count;
+    msg_kv *kv = NULL;
+    if (cfg->metadatas.n) {
+        kv = calloc(cfg->metadatas.n, sizeof *kv);
+        if (!kv) {
+            csess_fail(s, err_str(UV_ENOMEM));
+            return;
+        }
+        for (size_t i = 0; i < cfg->metadatas.n; i++) {
+            kv[i].key = cfg->metadatas.keys[i];
+            kv[i].val = cfg->metadatas.vals[i];
+        }
+        l->metas.v = kv;
+        l->metas.n = cfg->metadatas.n;
+    }
+    int rc = msg_send(s->ctl, &m, NULL, NULL);
+    free(kv);
+    if (rc == 0) rc = stream_read_start(s->ctl, csess_login_read);
+    if (rc < 0) {
+        csess_fail(s, err_str(rc));
+        return;
+    }
+    uv_timer_start(&s->login_timer, csess_login_timeout, CSESS_LOGIN_TIMEOUT_MS, 0);
+}
+
+/* The carrier is connected (and its TLS handshake done): yamux if tcpMux, then Login. */
+static void csess_carrier_ready(struct csess *s, stream *car)
+{
+    struct csvc *svc = s->svc;
+    if (s->ctl == car) {
+        /* The TLS stream held for its handshake goes to yamux or stays the control. */
+        if (!cfg_tri_true(svc->cfg->transport.tcp_mux)) {
+            csess_login(s);
+            return;
+        }
+        s->ctl = NULL;
+        car->on_close = NULL;
+        csess_unref(s); /* its reference; the session's own keeps s alive */
+    }
+    int rc;
+    if (cfg_tri_true(svc->cfg->transport.tcp_mux)) {
+        struct yamux_config yc;
+        yamux_config_default(&yc);
+        int64_t ka = svc->cfg->transport.tcp_mux_keepalive_interval;
+        yc.keepalive_interval_ms = ka > 0 ? (uint64_t)ka * 1000 : 0;
+        char e[256] = "";
+        rc = yamux_session_new(svc->loop, car, true, &yc, NULL, csess_mux_closed, s, &s->mux, e,
+                               sizeof e);
+        if (rc < 0) {
+            stream_close(car);
+            csess_fail(s, e);
+            return;
+        }
+        csess_ref(s); /* the mux, until csess_mux_closed */
+        rc = yamux_session_open(s->mux, &car);
+        if (rc < 0) {
+            csess_fail(s, err_str(rc));
+            return;
+        }
+    }
+    s->ctl = car;
+    car->data = s;
+    car->on_close = csess_ctl_closed;
+    csess_ref(s); /* the control stream, until csess_ctl_closed */
+    csess_login(s);
+}
+
+/* TLS handshake of the carrier: frp reports its error text as the login failure. */
+static void csess_tls_hs(stream *st, int status, const char *err, void *arg)
+{
+    struct csess *s = arg;
+    if (status < 0) {
+        snprintf(s->tls_err, sizeof s->tls_err, "%s", err ? err : err_str(status));
+        csess_fail(s, s->tls_err);
+        return;
+    }
+    csess_carrier_ready(s, st);
+}
+
+static void csess_dialed(stream *tcp, int status, const char *err, void *arg)
+{
+    struct csess *s = arg;
+    struct csvc *svc = s->svc;
+    s->dial = NULL;
+    if (status < 0) {
+        csess_fail(s, err);
+        csess_unref(s);
+        return;
+    }
+    stream *car;
+    int rc = csess_wrap_carrier(svc, tcp, csess_tls_hs, s, &car);
+    if (rc < 0) {
+        csess_fail(s, err_str(rc));
+    } else if (svc->tls) {
+        /* Held as the control connection until the handshake callback decides; the
+         * login deadline covers the handshake too. */
+        uv_timer_start(&s->login_timer, csess_login_timeout, CSESS_LOGIN_TIMEOUT_MS, 0);
+        s->ctl = car;
+        car->data = s;
+        car->on_close = csess_ctl_closed;
+        csess_ref(s);
+    } else {
+        csess_carrier_ready(s, car);
+    }
+    csess_unref(s); /* the dial */
+}
+
+int csess_start(struct csvc *svc)
+{
+    struct csess *s = calloc(1, sizeof *s);
+    if (!s) return UV_ENOMEM;
+    s->rd = malloc(sizeof *s->rd);
+    if (!s->rd) {
+        free(s);
+        return UV_ENOMEM;
+    }
+    s->svc = svc;
+    s->refs = 1 + 4; /* being open, four timers */
+    clink_init(&s->pending);
+    msg_reader_init(s->rd);
+    msg_reader_expect(s->rd, MSG_LOGIN_RESP);
+    uv_timer_t *timers[] = {&s->login_timer, &s->hb_timer, &s->hb_check, &s->px_timer};
+    for (size_t i = 0; i < 4; i++) {
+        uv_timer_init(svc->loop, timers[i]);
+        timers[i]->data = s;
+    }
+    svc->sess = s;
+    struct dial_options o;
+    csess_dial_opts(svc, &o);
+    csess_ref(s); /* the dial */
+    int rc = dial_tcp(svc->loop, svc->cfg->server_addr, (int)svc->cfg->server_port, &o,
+                      csess_dialed, s, &s->dial);
+    if (rc < 0) {
+        s->dial = NULL;
+        csess_unref(s);
+        csess_fail(s, err_str(rc));
+    }
+    return 0;
+}
