@@ -214,43 +214,14 @@ def die(msg):
 
 # ---- local servers (run in a child process, so they do not share our GIL) ----------
 
-def serve(sink_port, echo_port):
-    """Runs until killed: a sink on sink_port (reads until EOF, then replies with the
-    byte count as 8 bytes big-endian) and an echo server on echo_port."""
+def serve(echo_port):
+    """Runs until killed: an echo server on echo_port (one thread, non-blocking)."""
     import selectors
-    import threading
 
-    def sink_conn(c):
-        buf = bytearray(1 << 20)
-        total = 0
-        try:
-            while True:
-                n = c.recv_into(buf)
-                if n == 0:
-                    break
-                total += n
-            c.sendall(total.to_bytes(8, "big"))
-        except OSError:
-            pass
-        finally:
-            c.close()
-
-    def sink_loop(ls):
-        while True:
-            c, _ = ls.accept()
-            threading.Thread(target=sink_conn, args=(c,), daemon=True).start()
-
-    def listener(port):
-        ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        ls.bind((HOST, port))
-        ls.listen(4096)
-        return ls
-
-    sink = listener(sink_port)
-    echo = listener(echo_port)
-    threading.Thread(target=sink_loop, args=(sink,), daemon=True).start()
-
+    echo = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    echo.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    echo.bind((HOST, echo_port))
+    echo.listen(4096)
     sel = selectors.DefaultSelector()
     echo.setblocking(False)
     sel.register(echo, selectors.EVENT_READ, None)

@@ -76,6 +76,11 @@ pids+=($!)
 "$BIN/frps" -c conf/demo-frps.toml >"$TMP/frps.log" 2>&1 &
 frps_pid=$!
 pids+=($frps_pid)
+# frpc gives up if its first login fails, so let frps come up first.
+for _ in $(seq 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$BIND_PORT") 2>/dev/null && break
+    sleep 0.1
+done
 "$BIN/frpc" -c conf/demo-frpc.toml >"$TMP/frpc.log" 2>&1 &
 frpc_pid=$!
 pids+=($frpc_pid)

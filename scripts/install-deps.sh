@@ -9,8 +9,8 @@ packages=(
   libhttp-parser-dev libcmocka-dev
   python3 python3-pytest python3-cryptography curl socat openssl
 )
-# `--bench` adds what bench/ drives: wrk and nginx for the HTTP benchmark.
-[ "${1:-}" = "--bench" ] && packages+=(wrk nginx-light)
+# `--bench` adds what bench/ drives: iperf3 for throughput, wrk and nginx for HTTP.
+[ "${1:-}" = "--bench" ] && packages+=(iperf3 wrk nginx-light)
 
 missing=()
 for p in "${packages[@]}"; do
