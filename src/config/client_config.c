@@ -25,7 +25,7 @@ static const struct sch_field vt_fields[] = {
     SF_BOOL("useCompression", VT, use_compression, SCH_OMITEMPTY),
     SF_END};
 static const struct sch_field *const vt_parts[] = {vt_fields, NULL};
-static const struct sch_schema vt_schema = {"VisitorTransport", sizeof(VT), vt_parts};
+static const struct sch_schema vt_schema = {"VisitorTransport", sizeof(VT), vt_parts, NULL, NULL};
 
 typedef struct cfg_visitor V;
 static const struct sch_field visitor_base[] = {
@@ -48,9 +48,9 @@ static const struct sch_field visitor_xtcp[] = {
     SF_END};
 static const struct sch_field *const vs_stcp_parts[] = {visitor_base, NULL};
 static const struct sch_field *const vs_xtcp_parts[] = {visitor_base, visitor_xtcp, NULL};
-static const struct sch_schema vs_stcp = {"STCPVisitorConfig", sizeof(V), vs_stcp_parts};
-static const struct sch_schema vs_sudp = {"SUDPVisitorConfig", sizeof(V), vs_stcp_parts};
-static const struct sch_schema vs_xtcp = {"XTCPVisitorConfig", sizeof(V), vs_xtcp_parts};
+static const struct sch_schema vs_stcp = {"STCPVisitorConfig", sizeof(V), vs_stcp_parts, NULL, NULL};
+static const struct sch_schema vs_sudp = {"SUDPVisitorConfig", sizeof(V), vs_stcp_parts, NULL, NULL};
+static const struct sch_schema vs_xtcp = {"XTCPVisitorConfig", sizeof(V), vs_xtcp_parts, NULL, NULL};
 
 static const struct sch_variant visitor_variants[] = {
     {"stcp", CFG_VISITOR_STCP, &vs_stcp},
@@ -74,7 +74,7 @@ static const struct sch_field oidc_fields[] = {
     SF_MAP("additionalEndpointParams", Oidc, additional_endpoint_params, SCH_OMITEMPTY),
     SF_END};
 static const struct sch_field *const oidc_parts[] = {oidc_fields, NULL};
-static const struct sch_schema oidc_schema = {"AuthOIDCClientConfig", sizeof(Oidc), oidc_parts};
+static const struct sch_schema oidc_schema = {"AuthOIDCClientConfig", sizeof(Oidc), oidc_parts, NULL, NULL};
 
 typedef struct cfg_auth_client Auth;
 static const struct sch_field auth_fields[] = {
@@ -84,20 +84,23 @@ static const struct sch_field auth_fields[] = {
     SF_SUB("oidc", SCH_STRUCT, Auth, oidc, "v1.AuthOIDCClientConfig", SCH_OMITEMPTY, &oidc_schema),
     SF_END};
 static const struct sch_field *const auth_parts[] = {auth_fields, NULL};
-static const struct sch_schema auth_schema = {"AuthClientConfig", sizeof(Auth), auth_parts};
+static const struct sch_schema auth_schema = {"AuthClientConfig", sizeof(Auth), auth_parts, NULL, NULL};
 
 /* TLSClientConfig embeds TLSConfig: its fields are promoted. */
 typedef struct cfg_client_tls CTls;
 static const struct sch_field ctls_fields[] = {
     SF_TRI("enable", CTls, enable, 1),
     SF_TRI("disableCustomTLSFirstByte", CTls, disable_custom_tls_first_byte, 1),
+    SF_END};
+static const struct sch_field ctls_tls_fields[] = {
     SF_STR("certFile", CTls, tls.cert_file, SCH_OMITEMPTY, NULL),
     SF_STR("keyFile", CTls, tls.key_file, SCH_OMITEMPTY, NULL),
     SF_STR("trustedCaFile", CTls, tls.trusted_ca_file, SCH_OMITEMPTY, NULL),
     SF_STR("serverName", CTls, tls.server_name, SCH_OMITEMPTY, NULL),
     SF_END};
-static const struct sch_field *const ctls_parts[] = {ctls_fields, NULL};
-static const struct sch_schema ctls_schema = {"TLSClientConfig", sizeof(CTls), ctls_parts};
+static const struct sch_field *const ctls_parts[] = {ctls_fields, ctls_tls_fields, NULL};
+static const struct sch_field *const ctls_promoted[] = {ctls_tls_fields, NULL};
+static const struct sch_schema ctls_schema = {"TLSClientConfig", sizeof(CTls), ctls_parts, ctls_promoted, NULL};
 
 typedef struct cfg_client_transport CT;
 static const struct sch_field ct_fields[] = {
@@ -115,11 +118,14 @@ static const struct sch_field ct_fields[] = {
     SF_SUB("tls", SCH_STRUCT, CT, tls, "v1.TLSClientConfig", SCH_OMITEMPTY, &ctls_schema),
     SF_END};
 static const struct sch_field *const ct_parts[] = {ct_fields, NULL};
-static const struct sch_schema ct_schema = {"ClientTransportConfig", sizeof(CT), ct_parts};
+static const struct sch_schema ct_schema = {"ClientTransportConfig", sizeof(CT), ct_parts, NULL, NULL};
 
+/* ClientConfig embeds ClientCommonConfig, which embeds APIMetadata. */
 typedef struct frpc_config C;
-static const struct sch_field client_fields[] = {
+static const struct sch_field client_api_fields[] = {
     SF_STR("version", C, version, 0, NULL),
+    SF_END};
+static const struct sch_field client_common_fields[] = {
     SF_SUB("auth", SCH_STRUCT, C, auth, "v1.AuthClientConfig", SCH_OMITEMPTY, &auth_schema),
     SF_STR("user", C, user, SCH_OMITEMPTY, NULL),
     SF_STR("serverAddr", C, server_addr, SCH_OMITEMPTY, "0.0.0.0"),
@@ -134,19 +140,35 @@ static const struct sch_field client_fields[] = {
     SF_INT("udpPacketSize", C, udp_packet_size, "int64", SCH_OMITEMPTY, 1500),
     SF_MAP("metadatas", C, metadatas, SCH_OMITEMPTY),
     SF_LIST("includes", C, includes, "[]string", SCH_OMITEMPTY),
+    SF_END};
+static const struct sch_field client_own_fields[] = {
     SF_POLY("proxies", SCH_POLY_LIST, C, proxies, "[]v1.TypedProxyConfig", SCH_OMITEMPTY, &cfg_proxy_poly),
     SF_POLY("visitors", SCH_POLY_LIST, C, visitors, "[]v1.TypedVisitorConfig", SCH_OMITEMPTY, &cfg_visitor_poly),
     SF_END};
-static const struct sch_field *const client_parts[] = {client_fields, NULL};
-const struct sch_schema cfg_client_schema = {"ClientConfig", sizeof(C), client_parts};
+static const struct sch_field *const common_parts[] = {client_api_fields, client_common_fields, NULL};
+static const struct sch_field *const common_promoted[] = {client_api_fields, NULL};
+/* Only the YAML type hint of promoted keys uses it. */
+static const struct sch_schema common_schema = {"ClientCommonConfig", sizeof(C), common_parts, common_promoted,
+                                                NULL};
+static const struct sch_field *const client_parts[] = {client_api_fields, client_common_fields, client_own_fields,
+                                                       NULL};
+static const struct sch_field *const client_promoted[] = {client_api_fields, client_common_fields, NULL};
+const struct sch_schema cfg_client_schema = {"ClientConfig", sizeof(C), client_parts, client_promoted,
+                                             &common_schema};
 
-int cfg_client_decode(json_t *tree, bool strict, bool sorted, bool yaml,
-                      struct frpc_config **out, char *err, size_t errlen)
+int cfg_client_decode(struct cfg_source *src, bool strict, struct frpc_config **out, char *err,
+                      size_t errlen)
 {
+    bool yaml = src->format == CFG_FORMAT_YAML;
+    if (yaml) {
+        int rc = sch_yaml_prepare(&cfg_client_schema, src->tree, src->raw, err, errlen);
+        if (rc) return rc;
+    }
     struct frpc_config *cfg = calloc(1, sizeof *cfg);
     if (!cfg) return UV_ENOMEM;
-    struct sch_opts o = {.strict = strict, .sorted = sorted, .top_type = "v1.ClientConfig"};
-    int rc = sch_decode(&cfg_client_schema, &o, tree, cfg, err, errlen);
+    struct sch_opts o = {.strict = strict, .sorted = src->format != CFG_FORMAT_JSON, .raw = src->raw,
+                         .raw_yaml = yaml, .top_type = "v1.ClientConfig"};
+    int rc = sch_decode(&cfg_client_schema, &o, src->tree, cfg, err, errlen);
     if (rc) {
         if (yaml && rc != UV_ENOMEM) err_prefix(err, errlen, YAML_PREFIX);
         cfg_client_free(cfg);
@@ -264,7 +286,8 @@ int cfg_client_from_tree(json_t *tree, bool strict, struct frpc_config **out, ch
                          size_t errlen)
 {
     struct frpc_config *cfg;
-    int rc = cfg_client_decode(tree, strict, false, false, &cfg, err, errlen);
+    struct cfg_source src = {.tree = tree, .format = CFG_FORMAT_JSON};
+    int rc = cfg_client_decode(&src, strict, &cfg, err, errlen);
     if (rc) return rc;
     if ((rc = cfg_client_finish(cfg))) {
         err_set(err, errlen, "out of memory");

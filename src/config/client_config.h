@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "config/loader.h"
 #include "config/types.h"
 
 enum cfg_proxy_type {
@@ -208,11 +209,13 @@ extern const struct sch_schema cfg_client_schema;
 extern const struct sch_poly cfg_proxy_poly;
 extern const struct sch_poly cfg_visitor_poly;
 
-/* Decodes tree into a new config, without includes, start filter or completion (see
- * cfg_client_finish). sorted/yaml as for cfg_server_decode, except that frpc files get
- * no YAML string coercion (config.md 2.5). */
-int cfg_client_decode(json_t *tree, bool strict, bool sorted, bool yaml,
-                      struct frpc_config **out, char *err, size_t errlen);
+/* Decodes one loaded file (config/loader.h; or a tree built from the command line,
+ * given as JSON without raw) into a new config, without includes, start filter or
+ * completion (see cfg_client_finish). As cfg_server_decode; YAML coercion follows the
+ * client's type hint, which Go's embedding of ClientCommonConfig defeats for nearly
+ * every key (config.md 2.5). */
+int cfg_client_decode(struct cfg_source *src, bool strict, struct frpc_config **out, char *err,
+                      size_t errlen);
 
 /* Moves the proxies and visitors of src to the end of dst (includes). src keeps its
  * common options and must still be freed. Returns 0 or UV_ENOMEM. */

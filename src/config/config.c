@@ -23,8 +23,7 @@ int cfg_server_load(const char *path, bool strict, struct frps_config **out, cha
     struct cfg_source src = {0};
     int rc = cfg_source_load_file(path, strict, &src, err, errlen);
     if (rc) return rc;
-    rc = cfg_server_decode(src.tree, strict, src.format != CFG_FORMAT_JSON,
-                           src.format == CFG_FORMAT_YAML, out, err, errlen);
+    rc = cfg_server_decode(&src, strict, out, err, errlen);
     cfg_source_clear(&src);
     return rc;
 }
@@ -36,8 +35,7 @@ static int cfgl_client_file(const char *path, bool strict, struct frpc_config **
     struct cfg_source src = {0};
     int rc = cfg_source_load_file(path, strict, &src, err, errlen);
     if (rc) return rc;
-    rc = cfg_client_decode(src.tree, strict, src.format != CFG_FORMAT_JSON,
-                           src.format == CFG_FORMAT_YAML, out, err, errlen);
+    rc = cfg_client_decode(&src, strict, out, err, errlen);
     cfg_source_clear(&src);
     return rc;
 }

@@ -5,6 +5,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <float.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,9 +33,9 @@ const char *cfg_format_name(enum cfg_format format)
 void cfg_source_clear(struct cfg_source *src)
 {
     json_decref(src->tree);
-    json_decref(src->yaml_raw);
+    json_decref(src->raw);
     src->tree = NULL;
-    src->yaml_raw = NULL;
+    src->raw = NULL;
 }
 
 /* Go's syscall error text: the C library's, with a lower-case first letter. */
@@ -137,6 +139,9 @@ static void cfg_json_quote_char(unsigned char c, char *buf, size_t len)
     else snprintf(buf, len, "'%c%c'", 0xC0 | (c >> 6), 0x80 | (c & 0x3F));
 }
 
+/* Go's json.Decoder on the first JSON value of a text: its syntax errors, and a tree
+ * with a raw twin (loader.h) built in the same pass. Strings are decoded as Go's
+ * unquote does: bad UTF-8 and lone surrogates become U+FFFD. */
 struct cfg_json_scan {
     const unsigned char *s;
     size_t n, i;
@@ -157,6 +162,12 @@ static int cfg_json_bad(struct cfg_json_scan *j, const char *context)
     return CFRP_EPARSE;
 }
 
+static int cfg_json_nomem(struct cfg_json_scan *j)
+{
+    err_set(j->err, j->errlen, "out of memory");
+    return UV_ENOMEM;
+}
+
 static void cfg_json_ws(struct cfg_json_scan *j)
 {
     while (j->i < j->n && (j->s[j->i] == ' ' || j->s[j->i] == '\t' || j->s[j->i] == '\r' || j->s[j->i] == '\n'))
@@ -168,16 +179,73 @@ static bool cfg_json_digit(struct cfg_json_scan *j)
     return j->i < j->n && j->s[j->i] >= '0' && j->s[j->i] <= '9';
 }
 
-static int cfg_json_string(struct cfg_json_scan *j)
+static int cfg_json_hex4(const unsigned char *p)
 {
-    j->i++; /* opening quote */
+    int v = 0;
+    for (int k = 0; k < 4; k++) {
+        int c = p[k];
+        v = v * 16 + (c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+    }
+    return v;
+}
+
+static size_t cfg_utf8_put(unsigned cp, char *out)
+{
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (char)(0xC0 | (cp >> 6));
+        out[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xE0 | (cp >> 12));
+        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        out[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | (cp >> 18));
+    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    out[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/* Length of the valid UTF-8 sequence at p (n bytes left), 0 if invalid (Go's rules:
+ * no overlongs, no surrogates, nothing above U+10FFFF). */
+static size_t cfg_utf8_valid(const unsigned char *p, size_t n)
+{
+    unsigned c = p[0];
+    size_t len;
+    unsigned lo = 0x80, hi = 0xBF;
+    if (c < 0x80) return 1;
+    if (c >= 0xC2 && c <= 0xDF) len = 2;
+    else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        if (c == 0xE0) lo = 0xA0;
+        if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        if (c == 0xF0) lo = 0x90;
+        if (c == 0xF4) hi = 0x8F;
+    } else return 0;
+    if (n < len || p[1] < lo || p[1] > hi) return 0;
+    for (size_t k = 2; k < len; k++)
+        if (p[k] < 0x80 || p[k] > 0xBF) return 0;
+    return len;
+}
+
+/* Scans a string literal at j->i and, when out is not NULL, decodes it into a new
+ * jansson string. */
+static int cfg_json_string(struct cfg_json_scan *j, json_t **out)
+{
+    size_t start = ++j->i; /* after the opening quote */
     for (;;) {
         if (j->i >= j->n) return cfg_json_bad(j, "");
         unsigned char c = j->s[j->i];
-        if (c == '"') {
-            j->i++;
-            return 0;
-        }
+        if (c == '"') break;
         if (c < 0x20) return cfg_json_bad(j, "in string literal");
         if (c == '\\') {
             j->i++;
@@ -197,6 +265,57 @@ static int cfg_json_string(struct cfg_json_scan *j)
         }
         j->i++;
     }
+    size_t end = j->i++;
+    if (!out) return 0;
+    /* decoded text is at most 3 bytes per source byte (a bad byte becomes U+FFFD) */
+    char *buf = malloc((end - start) * 3 + 1);
+    if (!buf) return cfg_json_nomem(j);
+    size_t o = 0;
+    for (size_t i = start; i < end;) {
+        unsigned char c = j->s[i];
+        if (c != '\\') {
+            size_t l = cfg_utf8_valid(j->s + i, end - i);
+            if (l == 0) {
+                o += cfg_utf8_put(0xFFFD, buf + o);
+                i++;
+            } else {
+                memcpy(buf + o, j->s + i, l);
+                o += l;
+                i += l;
+            }
+            continue;
+        }
+        c = j->s[i + 1];
+        i += 2;
+        switch (c) {
+        case 'b': buf[o++] = '\b'; break;
+        case 'f': buf[o++] = '\f'; break;
+        case 'n': buf[o++] = '\n'; break;
+        case 'r': buf[o++] = '\r'; break;
+        case 't': buf[o++] = '\t'; break;
+        case 'u': {
+            unsigned cp = (unsigned)cfg_json_hex4(j->s + i);
+            i += 4;
+            if (cp >= 0xD800 && cp < 0xE000) {
+                unsigned lo = 0;
+                if (cp < 0xDC00 && i + 6 <= end && j->s[i] == '\\' && j->s[i + 1] == 'u')
+                    lo = (unsigned)cfg_json_hex4(j->s + i + 2);
+                if (lo >= 0xDC00 && lo < 0xE000) {
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                    i += 6;
+                } else {
+                    cp = 0xFFFD;
+                }
+            }
+            o += cfg_utf8_put(cp, buf + o);
+            break;
+        }
+        default: buf[o++] = (char)c; break; /* " \ / */
+        }
+    }
+    *out = json_stringn(buf, o);
+    free(buf);
+    return *out ? 0 : cfg_json_nomem(j);
 }
 
 static int cfg_json_literal(struct cfg_json_scan *j, const char *word)
@@ -214,8 +333,12 @@ static int cfg_json_literal(struct cfg_json_scan *j, const char *word)
     return 0;
 }
 
-static int cfg_json_number(struct cfg_json_scan *j)
+/* A number: an integer in *v when the literal is one that fits int64, else a real
+ * (clamped to the largest finite double); the literal text in *raw. */
+static int cfg_json_number(struct cfg_json_scan *j, json_t **v, json_t **raw)
 {
+    size_t start = j->i;
+    bool integral = true;
     if (j->s[j->i] == '-') {
         j->i++;
         if (!cfg_json_digit(j)) return cfg_json_bad(j, "in numeric literal");
@@ -224,22 +347,38 @@ static int cfg_json_number(struct cfg_json_scan *j)
     else
         while (cfg_json_digit(j)) j->i++;
     if (j->i < j->n && j->s[j->i] == '.') {
+        integral = false;
         j->i++;
         if (!cfg_json_digit(j)) return cfg_json_bad(j, "after decimal point in numeric literal");
         while (cfg_json_digit(j)) j->i++;
     }
     if (j->i < j->n && (j->s[j->i] == 'e' || j->s[j->i] == 'E')) {
+        integral = false;
         j->i++;
         if (j->i < j->n && (j->s[j->i] == '+' || j->s[j->i] == '-')) j->i++;
         if (!cfg_json_digit(j)) return cfg_json_bad(j, "in exponent of numeric literal");
         while (cfg_json_digit(j)) j->i++;
     }
-    return 0;
+    size_t len = j->i - start;
+    char *lit = strndup((const char *)j->s + start, len);
+    if (!lit) return cfg_json_nomem(j);
+    errno = 0;
+    long long ll = integral ? strtoll(lit, NULL, 10) : 0;
+    if (integral && errno == 0) {
+        *v = json_integer(ll);
+    } else {
+        double d = strtod(lit, NULL);
+        if (isinf(d)) d = d > 0 ? DBL_MAX : -DBL_MAX;
+        *v = json_real(d);
+    }
+    *raw = json_stringn(lit, len);
+    free(lit);
+    return *v && *raw ? 0 : cfg_json_nomem(j);
 }
 
-static int cfg_json_value(struct cfg_json_scan *j);
+static int cfg_json_value(struct cfg_json_scan *j, json_t **v, json_t **raw);
 
-static int cfg_json_container(struct cfg_json_scan *j, bool object)
+static int cfg_json_container(struct cfg_json_scan *j, bool object, json_t *v, json_t *raw)
 {
     if (++j->depth > CFG_JSON_MAX_DEPTH) {
         err_set(j->err, j->errlen, "exceeded max depth");
@@ -254,15 +393,28 @@ static int cfg_json_container(struct cfg_json_scan *j, bool object)
     }
     for (;;) {
         int rc;
+        json_t *key = NULL, *e = NULL, *eraw = NULL;
         if (object) {
             if (j->i >= j->n || j->s[j->i] != '"')
                 return cfg_json_bad(j, "looking for beginning of object key string");
-            if ((rc = cfg_json_string(j))) return rc;
+            if ((rc = cfg_json_string(j, &key))) return rc;
             cfg_json_ws(j);
-            if (j->i >= j->n || j->s[j->i] != ':') return cfg_json_bad(j, "after object key");
+            if (j->i >= j->n || j->s[j->i] != ':') {
+                json_decref(key);
+                return cfg_json_bad(j, "after object key");
+            }
             j->i++;
         }
-        if ((rc = cfg_json_value(j))) return rc;
+        rc = cfg_json_value(j, &e, &eraw);
+        if (!rc && object) {
+            const char *k = json_string_value(key);
+            size_t kl = json_string_length(key);
+            if (json_object_setn_new(v, k, kl, e) | json_object_setn_new(raw, k, kl, eraw)) rc = cfg_json_nomem(j);
+        } else if (!rc) {
+            if (json_array_append_new(v, e) | json_array_append_new(raw, eraw)) rc = cfg_json_nomem(j);
+        }
+        json_decref(key);
+        if (rc) return rc;
         cfg_json_ws(j);
         if (j->i < j->n && j->s[j->i] == ',') {
             j->i++;
@@ -278,38 +430,44 @@ static int cfg_json_container(struct cfg_json_scan *j, bool object)
     }
 }
 
-static int cfg_json_value(struct cfg_json_scan *j)
+/* One value at j->i: *v and *raw are new references on success, NULL on error. */
+static int cfg_json_value(struct cfg_json_scan *j, json_t **v, json_t **raw)
 {
+    *v = *raw = NULL;
     cfg_json_ws(j);
     if (j->i >= j->n) return cfg_json_bad(j, "");
     unsigned char c = j->s[j->i];
+    int rc;
     switch (c) {
-    case '{': return cfg_json_container(j, true);
-    case '[': return cfg_json_container(j, false);
-    case '"': return cfg_json_string(j);
-    case 't': return cfg_json_literal(j, "true");
-    case 'f': return cfg_json_literal(j, "false");
-    case 'n': return cfg_json_literal(j, "null");
+    case '{':
+    case '[':
+        *v = c == '{' ? json_object() : json_array();
+        *raw = c == '{' ? json_object() : json_array();
+        rc = *v && *raw ? cfg_json_container(j, c == '{', *v, *raw) : cfg_json_nomem(j);
+        break;
+    case '"': rc = cfg_json_string(j, v); break;
+    case 't': rc = cfg_json_literal(j, "true"), *v = json_true(); break;
+    case 'f': rc = cfg_json_literal(j, "false"), *v = json_false(); break;
+    case 'n': rc = cfg_json_literal(j, "null"), *v = json_null(); break;
     default:
-        if (c == '-' || (c >= '0' && c <= '9')) return cfg_json_number(j);
-        return cfg_json_bad(j, "looking for beginning of value");
+        if (c == '-' || (c >= '0' && c <= '9')) rc = cfg_json_number(j, v, raw);
+        else rc = cfg_json_bad(j, "looking for beginning of value");
     }
+    if (!rc && !*raw) *raw = json_null();
+    if (rc) {
+        json_decref(*v);
+        json_decref(*raw);
+        *v = *raw = NULL;
+    }
+    return rc;
 }
 
 /* Decodes the first JSON value of text as Go's json.Decoder does; trailing text is
- * ignored. The structure is walked iteratively by jansson after the syntax check. */
-static int cfg_load_json(const char *text, size_t len, json_t **out, char *err, size_t errlen)
+ * ignored. */
+static int cfg_load_json(const char *text, size_t len, json_t **out, json_t **raw, char *err, size_t errlen)
 {
     struct cfg_json_scan j = {.s = (const unsigned char *)text, .n = len, .err = err, .errlen = errlen};
-    int rc = cfg_json_value(&j);
-    if (rc) return rc;
-    json_error_t je;
-    *out = json_loadb(text, j.i, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
-    if (!*out) {
-        err_set(err, errlen, "%s", je.text);
-        return CFRP_EPARSE;
-    }
-    return 0;
+    return cfg_json_value(&j, out, raw);
 }
 
 /* ---- detection */
@@ -351,7 +509,7 @@ int cfg_source_load_text(const char *name, const char *text, size_t len, bool st
                          char *err, size_t errlen)
 {
     out->tree = NULL;
-    out->yaml_raw = NULL;
+    out->raw = NULL;
     out->format = CFG_FORMAT_TOML;
     char *r = NULL;
     size_t rlen = 0;
@@ -380,7 +538,7 @@ int cfg_source_load_text(const char *name, const char *text, size_t len, bool st
     enum cfg_format fmt;
     if (i < rlen && r[i] == '{') {
         fmt = CFG_FORMAT_JSON;
-        rc = cfg_load_json(r, rlen, &tree, err, errlen);
+        rc = cfg_load_json(r, rlen, &tree, &raw, err, errlen);
     } else {
         fmt = CFG_FORMAT_YAML;
         rc = yaml_tree_parse(r, rlen, strict, &tree, &raw, err, errlen);
@@ -410,7 +568,7 @@ int cfg_source_load_text(const char *name, const char *text, size_t len, bool st
         }
     }
     out->tree = tree;
-    out->yaml_raw = raw;
+    out->raw = raw;
     out->format = fmt;
     return 0;
 }
@@ -418,7 +576,7 @@ int cfg_source_load_text(const char *name, const char *text, size_t len, bool st
 int cfg_source_load_file(const char *path, bool strict, struct cfg_source *out, char *err, size_t errlen)
 {
     out->tree = NULL;
-    out->yaml_raw = NULL;
+    out->raw = NULL;
     out->format = CFG_FORMAT_TOML;
     char *data;
     size_t len;

@@ -14,20 +14,24 @@
 
 enum cfg_format { CFG_FORMAT_TOML, CFG_FORMAT_JSON, CFG_FORMAT_YAML };
 
-/* One loaded file. tree and yaml_raw are owned by the caller after a successful load
+/* One loaded file. tree and raw are owned by the caller after a successful load
  * (cfg_source_clear releases both).
  * tree: the document; an empty TOML file or an empty/null YAML document gives an empty
  *   object. A YAML file whose document is a scalar or a sequence gives that value: frp
  *   then fails decoding with "cannot unmarshal string|array into Go value of type ...",
  *   which needs the config type name, so the decoder reports it.
- * yaml_raw: YAML only (NULL otherwise): a tree of the same shape as tree in which
- *   every scalar that YAML resolved to a number, bool or null holds its source text as
- *   a JSON string and every other scalar is JSON null (for config.md 2.5: coercion into
- *   string fields, never for 0x/0o ints). */
+ * raw: a tree of the same shape as tree (NULL for TOML, whose numbers Go re-encodes):
+ *   - JSON: every number holds its literal text as a JSON string, every other value
+ *     is JSON null. Integers that fit int64 are integers in tree; any other number
+ *     (fraction, exponent, out of range) is a real whose value may be approximate
+ *     (a huge exponent is clamped): only its literal reaches Go's messages.
+ *   - YAML: every scalar that YAML resolved to a number, bool or null holds its source
+ *     text, every other scalar is JSON null (yaml_tree.h; for config.md 2.5 coercion
+ *     and for .inf/.nan, which are JSON null in tree). */
 struct cfg_source {
     json_t *tree;
     enum cfg_format format;
-    json_t *yaml_raw;
+    json_t *raw;
 };
 
 /* Reads path, renders the template, detects the format and parses into one tree.
@@ -44,7 +48,7 @@ int cfg_source_load_file(const char *path, bool strict, struct cfg_source *out, 
 int cfg_source_load_text(const char *name, const char *text, size_t len, bool strict, struct cfg_source *out,
                          char *err, size_t errlen);
 
-/* Releases tree and yaml_raw and sets them to NULL. */
+/* Releases tree and raw and sets them to NULL. */
 void cfg_source_clear(struct cfg_source *src);
 
 /* The name of a format, "toml", "json" or "yaml". */

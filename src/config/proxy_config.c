@@ -42,7 +42,7 @@ static const struct sch_field pl_tls2raw[] = {
 
 #define PL_SCHEMA(var, gname, fields)                                       \
     static const struct sch_field *const var##_parts[] = {fields, NULL};    \
-    static const struct sch_schema var = {gname, sizeof(Pl), var##_parts}
+    static const struct sch_schema var = {gname, sizeof(Pl), var##_parts, NULL, NULL}
 PL_SCHEMA(pls_http2https, "HTTP2HTTPSPluginOptions", pl_http2https);
 PL_SCHEMA(pls_http_proxy, "HTTPProxyPluginOptions", pl_http_proxy);
 PL_SCHEMA(pls_https2http, "HTTPS2HTTPPluginOptions", pl_https2x);
@@ -81,7 +81,7 @@ static const struct sch_field pt_fields[] = {
     SF_STR("proxyProtocolVersion", PT, proxy_protocol_version, SCH_OMITEMPTY, NULL),
     SF_END};
 static const struct sch_field *const pt_parts[] = {pt_fields, NULL};
-static const struct sch_schema pt_schema = {"ProxyTransport", sizeof(PT), pt_parts};
+static const struct sch_schema pt_schema = {"ProxyTransport", sizeof(PT), pt_parts, NULL, NULL};
 
 typedef struct cfg_load_balancer LB;
 static const struct sch_field lb_fields[] = {
@@ -89,7 +89,7 @@ static const struct sch_field lb_fields[] = {
     SF_STR("groupKey", LB, group_key, SCH_OMITEMPTY, NULL),
     SF_END};
 static const struct sch_field *const lb_parts[] = {lb_fields, NULL};
-static const struct sch_schema lb_schema = {"LoadBalancerConfig", sizeof(LB), lb_parts};
+static const struct sch_schema lb_schema = {"LoadBalancerConfig", sizeof(LB), lb_parts, NULL, NULL};
 
 typedef struct cfg_health_check HC;
 static const struct sch_field hc_fields[] = {
@@ -101,7 +101,7 @@ static const struct sch_field hc_fields[] = {
     SF_SUB("httpHeaders", SCH_LIST, HC, http_headers, "[]v1.HTTPHeader", SCH_OMITEMPTY, &cfg_http_header_schema),
     SF_END};
 static const struct sch_field *const hc_parts[] = {hc_fields, NULL};
-static const struct sch_schema hc_schema = {"HealthCheckConfig", sizeof(HC), hc_parts};
+static const struct sch_schema hc_schema = {"HealthCheckConfig", sizeof(HC), hc_parts, NULL, NULL};
 
 typedef struct cfg_proxy P;
 static const struct sch_field proxy_base[] = {
@@ -144,7 +144,7 @@ static const struct sch_field proxy_secret[] = {
 
 #define PX_SCHEMA(var, gname, ...)                                            \
     static const struct sch_field *const var##_parts[] = {__VA_ARGS__, NULL}; \
-    static const struct sch_schema var = {gname, sizeof(P), var##_parts}
+    static const struct sch_schema var = {gname, sizeof(P), var##_parts, NULL, NULL}
 PX_SCHEMA(pxs_tcp, "TCPProxyConfig", proxy_base, proxy_remote);
 PX_SCHEMA(pxs_udp, "UDPProxyConfig", proxy_base, proxy_remote);
 PX_SCHEMA(pxs_http, "HTTPProxyConfig", proxy_base, proxy_domain, proxy_http);

@@ -8,6 +8,7 @@
  *     the start of the current decoder: `Go struct field ProxyTransport.transport.x`. */
 #include "config/schema.h"
 
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 
 #include "base/err.h"
 #include "config/types.h"
+#include "config/yaml_tree.h"
 
 #define SCH_MAX_DEPTH 16
 #define SCH_ERRLEN 1024
@@ -38,7 +40,7 @@ struct sch_dec {
     size_t errlen;
 };
 
-static int sch_dec_struct(struct sch_dec *d, const struct sch_schema *s, json_t *j, void *obj);
+static int sch_dec_struct(struct sch_dec *d, const struct sch_schema *s, json_t *j, json_t *raw, void *obj);
 static void sch_free_struct(const struct sch_schema *s, void *obj);
 
 #define SCH_AT(obj, off, T) ((T *)((char *)(obj) + (off)))
@@ -100,25 +102,6 @@ static const struct sch_field *sch_find(const struct sch_schema *s, const char *
     return fold;
 }
 
-/* A JSON scalar as a string for YAML coercion; NULL if j is not coercible. */
-static char *sch_coerce(struct sch_dec *d, json_t *j)
-{
-    if (!d->o->coerce) return NULL;
-    char buf[64];
-    if (json_is_integer(j)) snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(j));
-    else if (json_is_real(j)) {
-        double v = json_real_value(j);
-        char e[40];
-        for (int p = 1; p <= 17; p++) {
-            snprintf(e, sizeof e, "%.*g", p, v);
-            if (strtod(e, NULL) == v) break;
-        }
-        snprintf(buf, sizeof buf, "%s", e);
-    } else if (json_is_boolean(j)) snprintf(buf, sizeof buf, "%s", json_is_true(j) ? "true" : "false");
-    else return NULL;
-    return strdup(buf);
-}
-
 /* Decodes a string value (or null) for a string slot. Returns 0/UV_ENOMEM. */
 static int sch_dec_string(struct sch_dec *d, json_t *j, char **slot, const char *go_type)
 {
@@ -126,12 +109,6 @@ static int sch_dec_string(struct sch_dec *d, json_t *j, char **slot, const char 
     char *v;
     if (json_is_string(j)) {
         v = strdup(json_string_value(j));
-    } else if (json_is_integer(j) || json_is_real(j) || json_is_boolean(j)) {
-        if (!d->o->coerce) {
-            sch_save_type(d, sch_json_kind(j), go_type);
-            return 0;
-        }
-        v = sch_coerce(d, j);
     } else {
         sch_save_type(d, sch_json_kind(j), go_type);
         return 0;
@@ -142,7 +119,26 @@ static int sch_dec_string(struct sch_dec *d, json_t *j, char **slot, const char 
     return 0;
 }
 
-static void sch_dec_int(struct sch_dec *d, json_t *j, int64_t *slot, const char *go_type)
+/* The number text Go's decoder sees for a non-integer (or out-of-range) number j:
+ * the JSON literal, the decimal of a YAML uint64, else Go's encoding of the float. */
+static void sch_number_text(struct sch_dec *d, json_t *j, json_t *raw, char *out, size_t outlen)
+{
+    if (json_is_string(raw) && !d->o->raw_yaml) {
+        snprintf(out, outlen, "%s", json_string_value(raw));
+        return;
+    }
+    if (json_is_string(raw)) {
+        struct yaml_scalar sc;
+        yaml_scalar_resolve(json_string_value(raw), json_string_length(raw), &sc);
+        if (sc.kind == YAML_SCALAR_UINT) {
+            snprintf(out, outlen, "%" PRIu64, sc.u);
+            return;
+        }
+    }
+    cfg_go_float(json_real_value(j), out, outlen);
+}
+
+static void sch_dec_int(struct sch_dec *d, json_t *j, json_t *raw, int64_t *slot, const char *go_type)
 {
     if (json_is_null(j)) return;
     if (json_is_integer(j)) {
@@ -151,13 +147,20 @@ static void sch_dec_int(struct sch_dec *d, json_t *j, int64_t *slot, const char 
     }
     if (json_is_real(j)) {
         double v = json_real_value(j);
-        /* TOML and YAML floats reach Go's decoder re-encoded, so 7000.0 reads "7000". */
-        if (d->o->sorted && v == floor(v) && fabs(v) < 9.2e18) {
-            *slot = (int64_t)v;
-            return;
+        /* TOML and YAML floats reach Go's decoder re-encoded, so 7000.0 reads "7000";
+         * a JSON literal with a fraction or exponent never parses as an int. */
+        bool literal = json_is_string(raw) && !d->o->raw_yaml;
+        if (!literal && v == floor(v) && v >= -9223372036854775808.0 && v < 9223372036854775808.0) {
+            struct yaml_scalar sc = {.kind = YAML_SCALAR_FLOAT};
+            if (json_is_string(raw))
+                yaml_scalar_resolve(json_string_value(raw), json_string_length(raw), &sc);
+            if (sc.kind != YAML_SCALAR_UINT) {
+                *slot = (int64_t)v;
+                return;
+            }
         }
-        char num[64], val[80];
-        cfg_go_float(v, num, sizeof num);
+        char num[400], val[420];
+        sch_number_text(d, j, raw, num, sizeof num);
         snprintf(val, sizeof val, "number %s", num);
         sch_save_type(d, val, go_type);
         return;
@@ -252,7 +255,7 @@ static void sch_free_array(const struct sch_schema *s, const struct sch_poly *p,
 
 /* Go's TypedXxxConfig.UnmarshalJSON: read `type` leniently, pick the variant, then
  * decode with a fresh decoder and wrap its error. elem is zero on entry. */
-static int sch_dec_poly(struct sch_dec *d, const struct sch_poly *p, json_t *j, void *elem)
+static int sch_dec_poly(struct sch_dec *d, const struct sch_poly *p, json_t *j, json_t *raw, void *elem)
 {
     static const char anon[] = "struct { Type string \"json:\\\"type\\\"\" }";
     if (!json_is_object(j)) return sch_fail_type(d, sch_json_kind(j), anon);
@@ -288,7 +291,7 @@ static int sch_dec_poly(struct sch_dec *d, const struct sch_poly *p, json_t *j, 
     *SCH_AT(elem, p->type_offset, char *) = tcopy;
 
     struct sch_dec sub = {.o = d->o, .err = d->err, .errlen = d->errlen};
-    int rc = sch_dec_struct(&sub, var->schema, j, elem);
+    int rc = sch_dec_struct(&sub, var->schema, j, raw, elem);
     if (rc == UV_ENOMEM) return rc;
     if (!rc && sub.saved[0]) {
         err_set(d->err, d->errlen, "%s", sub.saved);
@@ -298,7 +301,7 @@ static int sch_dec_poly(struct sch_dec *d, const struct sch_poly *p, json_t *j, 
     return rc;
 }
 
-static int sch_dec_list(struct sch_dec *d, const struct sch_field *f, json_t *j, struct sch_array *a)
+static int sch_dec_list(struct sch_dec *d, const struct sch_field *f, json_t *j, json_t *raw, struct sch_array *a)
 {
     const struct sch_poly *p = f->kind == SCH_POLY_LIST ? f->poly : NULL;
     sch_free_array(f->sub, p, a);
@@ -320,10 +323,10 @@ static int sch_dec_list(struct sch_dec *d, const struct sch_field *f, json_t *j,
                 err_set(d->err, d->errlen, "%s", p->null_msg);
                 return CFRP_EINVAL;
             }
-            int rc = sch_dec_poly(d, p, e, elem);
+            int rc = sch_dec_poly(d, p, e, json_array_get(raw, i), elem);
             if (rc) return rc;
         } else if (json_is_object(e)) {
-            int rc = sch_dec_struct(d, f->sub, e, elem);
+            int rc = sch_dec_struct(d, f->sub, e, json_array_get(raw, i), elem);
             if (rc) return rc;
         } else if (!json_is_null(e)) {
             sch_save_type(d, sch_json_kind(e), f->go_type + 2);
@@ -332,12 +335,12 @@ static int sch_dec_list(struct sch_dec *d, const struct sch_field *f, json_t *j,
     return 0;
 }
 
-static int sch_dec_field(struct sch_dec *d, const struct sch_field *f, json_t *j, void *obj)
+static int sch_dec_field(struct sch_dec *d, const struct sch_field *f, json_t *j, json_t *raw, void *obj)
 {
     void *slot = (char *)obj + f->offset;
     switch (f->kind) {
     case SCH_STRING: return sch_dec_string(d, j, slot, f->go_type);
-    case SCH_INT: sch_dec_int(d, j, slot, f->go_type); return 0;
+    case SCH_INT: sch_dec_int(d, j, raw, slot, f->go_type); return 0;
     case SCH_BOOL:
     case SCH_TRI:
         if (json_is_boolean(j)) {
@@ -352,7 +355,7 @@ static int sch_dec_field(struct sch_dec *d, const struct sch_field *f, json_t *j
     case SCH_STRLIST: return sch_dec_strlist(d, j, slot, f->go_type);
     case SCH_STRMAP: return sch_dec_strmap(d, j, slot, f->go_type);
     case SCH_STRUCT:
-        if (json_is_object(j)) return sch_dec_struct(d, f->sub, j, slot);
+        if (json_is_object(j)) return sch_dec_struct(d, f->sub, j, raw, slot);
         if (!json_is_null(j)) sch_save_type(d, sch_json_kind(j), f->go_type);
         return 0;
     case SCH_STRUCT_PTR: {
@@ -368,7 +371,7 @@ static int sch_dec_field(struct sch_dec *d, const struct sch_field *f, json_t *j
             return 0;
         }
         if (!*pp && !(*pp = calloc(1, f->sub->size))) return UV_ENOMEM;
-        return sch_dec_struct(d, f->sub, j, *pp);
+        return sch_dec_struct(d, f->sub, j, raw, *pp);
     }
     case SCH_BANDWIDTH:
         if (json_is_null(j)) return 0;
@@ -380,15 +383,15 @@ static int sch_dec_field(struct sch_dec *d, const struct sch_field *f, json_t *j
         const struct sch_schema *old = sch_poly_schema(f->poly, slot);
         if (old) sch_free_struct(old, slot);
         memset(slot, 0, f->poly->elem_size);
-        return sch_dec_poly(d, f->poly, j, slot);
+        return sch_dec_poly(d, f->poly, j, raw, slot);
     }
     case SCH_LIST:
-    case SCH_POLY_LIST: return sch_dec_list(d, f, j, slot);
+    case SCH_POLY_LIST: return sch_dec_list(d, f, j, raw, slot);
     }
     return 0;
 }
 
-static int sch_dec_struct(struct sch_dec *d, const struct sch_schema *s, json_t *j, void *obj)
+static int sch_dec_struct(struct sch_dec *d, const struct sch_schema *s, json_t *j, json_t *raw, void *obj)
 {
     size_t n;
     const char **keys = sch_keys(d, j, &n);
@@ -413,7 +416,7 @@ static int sch_dec_struct(struct sch_dec *d, const struct sch_schema *s, json_t 
         }
         d->stack[d->depth++] = f->key;
         d->cur_struct = s->name;
-        rc = sch_dec_field(d, f, json_object_get(j, keys[i]), obj);
+        rc = sch_dec_field(d, f, json_object_get(j, keys[i]), json_object_get(raw, keys[i]), obj);
         if (!rc) {
             d->depth = saved_depth;
             d->cur_struct = saved_struct;
@@ -431,7 +434,7 @@ int sch_decode(const struct sch_schema *s, const struct sch_opts *o, json_t *tre
         if (json_is_null(tree)) return 0;
         return sch_fail_type(&d, sch_json_kind(tree), o->top_type ? o->top_type : s->name);
     }
-    int rc = sch_dec_struct(&d, s, tree, obj);
+    int rc = sch_dec_struct(&d, s, tree, o->raw, obj);
     if (rc == UV_ENOMEM) err_set(err, errlen, "out of memory");
     if (!rc && d.saved[0]) {
         err_set(err, errlen, "%s", d.saved);
@@ -448,9 +451,170 @@ int sch_decode_poly(const struct sch_poly *p, const struct sch_opts *o, json_t *
         err_set(err, errlen, "%s", p->null_msg);
         return CFRP_EINVAL;
     }
-    int rc = sch_dec_poly(&d, p, tree, elem);
+    int rc = sch_dec_poly(&d, p, tree, o->raw, elem);
     if (rc == UV_ENOMEM) err_set(err, errlen, "out of memory");
     return rc;
+}
+
+/* ---- YAML type hints (sch_yaml_prepare) */
+
+/* What sigs.k8s.io/yaml knows of the Go value a YAML node is bound for. */
+enum sch_hint_kind {
+    SCH_H_NONE,        /* unknown, or a type with its own UnmarshalJSON */
+    SCH_H_OTHER,       /* a number, bool or slice of non-string: no coercion below */
+    SCH_H_STRING,
+    SCH_H_STRUCT,      /* hs */
+    SCH_H_MAP_STRING,  /* map[string]string */
+    SCH_H_SLICE_STRING,
+    SCH_H_SLICE_STRUCT /* []hs */
+};
+
+struct sch_hint {
+    enum sch_hint_kind kind;
+    const struct sch_schema *hs;
+};
+
+/* The hint of key in struct s: the field Go's encoding/json would pick (exact name
+ * preferred, else case-insensitive), or the embedded struct for a promoted field. */
+static struct sch_hint sch_hint_key(const struct sch_schema *s, const char *key)
+{
+    const struct sch_field *f = NULL, *fold = NULL;
+    const struct sch_field *const *fpart = NULL, *const *foldpart = NULL;
+    for (const struct sch_field *const *p = s->parts; *p && !f; p++) {
+        for (const struct sch_field *e = *p; e->key; e++) {
+            if (strcmp(e->key, key) == 0) {
+                f = e;
+                fpart = p;
+                break;
+            }
+            if (!fold && strcasecmp(e->key, key) == 0) fold = e, foldpart = p;
+        }
+    }
+    if (!f) f = fold, fpart = foldpart;
+    struct sch_hint h = {SCH_H_NONE, NULL};
+    if (!f) return h;
+    for (const struct sch_field *const *pp = s->promoted; pp && *pp; pp++) {
+        if (*pp == *fpart) {
+            if (s->embedded) h = (struct sch_hint){SCH_H_STRUCT, s->embedded};
+            else h.kind = SCH_H_OTHER;
+            return h;
+        }
+    }
+    switch (f->kind) {
+    case SCH_STRING: h.kind = SCH_H_STRING; break;
+    case SCH_STRLIST: h.kind = SCH_H_SLICE_STRING; break;
+    case SCH_STRMAP: h.kind = SCH_H_MAP_STRING; break;
+    case SCH_STRUCT:
+    case SCH_STRUCT_PTR: h = (struct sch_hint){SCH_H_STRUCT, f->sub}; break;
+    case SCH_LIST: h = (struct sch_hint){SCH_H_SLICE_STRUCT, f->sub}; break;
+    case SCH_INT:
+    case SCH_BOOL:
+    case SCH_TRI: h.kind = SCH_H_OTHER; break;
+    default: break; /* bandwidth, polymorphic values: own UnmarshalJSON */
+    }
+    return h;
+}
+
+/* The text a YAML scalar (its raw twin) becomes when bound for a string: 1 with the
+ * text in buf, 0 if it stays as it is (strings, nulls, containers). */
+static int sch_hint_text(json_t *raw, char *buf, size_t len)
+{
+    if (!json_is_string(raw)) return 0;
+    struct yaml_scalar sc;
+    yaml_scalar_resolve(json_string_value(raw), json_string_length(raw), &sc);
+    switch (sc.kind) {
+    case YAML_SCALAR_BOOL: snprintf(buf, len, "%s", sc.b ? "true" : "false"); return 1;
+    case YAML_SCALAR_INT: snprintf(buf, len, "%" PRId64, sc.i); return 1;
+    case YAML_SCALAR_UINT: snprintf(buf, len, "%" PRIu64, sc.u); return 1;
+    case YAML_SCALAR_FLOAT: cfg_go_float32_g(sc.f, buf, len); return 1;
+    default: return 0;
+    }
+}
+
+static int sch_hint_walk(struct sch_hint h, json_t *j, json_t *raw, int depth);
+
+/* Applies hint h to the child at key (object) or index (array) of parent. */
+static int sch_hint_child(struct sch_hint h, json_t *parent, const char *key, size_t idx, json_t *raw, int depth)
+{
+    json_t *v = key ? json_object_get(parent, key) : json_array_get(parent, idx);
+    if (json_is_object(v) || json_is_array(v)) return sch_hint_walk(h, v, raw, depth + 1);
+    char buf[64];
+    if (h.kind != SCH_H_STRING || !sch_hint_text(raw, buf, sizeof buf)) return 0;
+    json_t *str = json_string(buf);
+    if (!str) return UV_ENOMEM;
+    int rc = key ? json_object_set_new(parent, key, str) : json_array_set_new(parent, idx, str);
+    return rc ? UV_ENOMEM : 0;
+}
+
+static int sch_hint_walk(struct sch_hint h, json_t *j, json_t *raw, int depth)
+{
+    if (depth > SCH_MAX_DEPTH * 4) return 0; /* beyond any config struct: no hint left */
+    int rc = 0;
+    if (json_is_object(j)) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(j, k, v) {
+            struct sch_hint ch = {SCH_H_NONE, NULL};
+            if (h.kind == SCH_H_STRUCT) ch = sch_hint_key(h.hs, k);
+            else if (h.kind == SCH_H_MAP_STRING) ch.kind = SCH_H_STRING;
+            if (ch.kind == SCH_H_NONE && !json_is_object(v) && !json_is_array(v)) continue;
+            if ((rc = sch_hint_child(ch, j, k, 0, json_object_get(raw, k), depth))) return rc;
+        }
+    } else if (json_is_array(j)) {
+        struct sch_hint ch = {SCH_H_NONE, NULL};
+        if (h.kind == SCH_H_SLICE_STRING) ch.kind = SCH_H_STRING;
+        else if (h.kind == SCH_H_SLICE_STRUCT) ch = (struct sch_hint){SCH_H_STRUCT, h.hs};
+        for (size_t i = 0; i < json_array_size(j) && !rc; i++)
+            rc = sch_hint_child(ch, j, NULL, i, json_array_get(raw, i), depth);
+    }
+    return rc;
+}
+
+/* The first non-finite float (JSON null whose raw text is .inf/.nan) in Go's
+ * encoding order (sorted keys); its Go text in out. */
+static bool sch_find_nonfinite(json_t *j, json_t *raw, char *out, size_t outlen)
+{
+    if (json_is_null(j) && json_is_string(raw)) {
+        struct yaml_scalar sc;
+        yaml_scalar_resolve(json_string_value(raw), json_string_length(raw), &sc);
+        if (sc.kind != YAML_SCALAR_FLOAT) return false;
+        cfg_go_float(sc.f, out, outlen);
+        return true;
+    }
+    if (json_is_array(j)) {
+        for (size_t i = 0; i < json_array_size(j); i++)
+            if (sch_find_nonfinite(json_array_get(j, i), json_array_get(raw, i), out, outlen)) return true;
+        return false;
+    }
+    if (!json_is_object(j) || json_object_size(j) == 0) return false;
+    size_t n = json_object_size(j), i = 0;
+    const char **keys = malloc(n * sizeof *keys);
+    if (!keys) return false;
+    const char *k;
+    json_t *v;
+    json_object_foreach(j, k, v) keys[i++] = k;
+    qsort(keys, n, sizeof *keys, sch_keycmp);
+    bool found = false;
+    for (i = 0; i < n && !found; i++)
+        found = sch_find_nonfinite(json_object_get(j, keys[i]), json_object_get(raw, keys[i]), out, outlen);
+    free(keys);
+    return found;
+}
+
+int sch_yaml_prepare(const struct sch_schema *s, json_t *tree, json_t *raw, char *err, size_t errlen)
+{
+    struct sch_hint h = {SCH_H_STRUCT, s};
+    int rc = sch_hint_walk(h, tree, raw, 0);
+    if (rc) {
+        err_set(err, errlen, "out of memory");
+        return rc;
+    }
+    char num[32];
+    if (sch_find_nonfinite(tree, raw, num, sizeof num)) {
+        err_set(err, errlen, "error converting YAML to JSON: json: unsupported value: %s", num);
+        return CFRP_EPARSE;
+    }
+    return 0;
 }
 
 const struct sch_schema *sch_poly_schema(const struct sch_poly *p, const void *obj)

@@ -70,6 +70,12 @@ struct sch_schema {
     const char *name;
     size_t size;         /* sizeof the C struct (for LIST elements and STRUCT_PTR) */
     const struct sch_field *const *parts;
+    /* Go embedding as the YAML type hint (sch_yaml_prepare) sees it: the fields of these
+     * parts (a NULL-terminated subset of parts, or NULL) are promoted from an embedded
+     * struct, so a key naming one is hinted with that struct, `embedded` (NULL when
+     * such a hint cannot change the outcome), instead of with the field. */
+    const struct sch_field *const *promoted;
+    const struct sch_schema *embedded;
 };
 
 /* One alternative of a polymorphic value. */
@@ -95,7 +101,10 @@ struct sch_poly {
 struct sch_opts {
     bool strict;   /* unknown keys are errors */
     bool sorted;   /* walk object keys in byte order (TOML/YAML trees were Go maps) */
-    bool coerce;   /* YAML frps quirk: numbers and bools into string fields (config.md 2.5) */
+    json_t *raw;   /* borrowed, may be NULL: the tree's raw twin, the literal text of
+                      every JSON number, or (raw_yaml) yaml_tree's source texts; gives
+                      Go's text of numbers in type errors ("number 7000.0") */
+    bool raw_yaml;
     const char *top_type; /* Go type of the whole value, "v1.ServerConfig" */
 };
 
@@ -104,6 +113,16 @@ struct sch_opts {
  * err, or UV_ENOMEM. On error obj may be partly filled; free it with sch_free. */
 int sch_decode(const struct sch_schema *s, const struct sch_opts *o, json_t *tree,
                void *obj, char *err, size_t errlen);
+
+/* sigs.k8s.io/yaml's step between YAML and JSON (config.md 2.5) on a YAML tree and its
+ * raw twin (yaml_tree.h), with s as the type hint: a number or boolean bound for a
+ * string field becomes a string as frp makes it (decimal for ints, Go's FormatFloat
+ * 'g' float32 form for floats, "true"/"false"). The hint follows Go's embedding
+ * (sch_schema.promoted), which is why it works for frps files and (almost) never for
+ * frpc ones. Then a non-finite float left anywhere fails as Go's JSON encoder does,
+ * first in sorted key order: "error converting YAML to JSON: json: unsupported value:
+ * +Inf". Returns 0, CFRP_EPARSE or UV_ENOMEM (message in err). */
+int sch_yaml_prepare(const struct sch_schema *s, json_t *tree, json_t *raw, char *err, size_t errlen);
 
 /* Decodes one polymorphic value (a proxy outside a file) into elem (zero on entry),
  * as an element of a list of p would be. Errors as sch_decode. */

@@ -22,7 +22,7 @@ static const struct sch_field oidc_fields[] = {
     SF_BOOL("skipIssuerCheck", Oidc, skip_issuer_check, SCH_OMITEMPTY),
     SF_END};
 static const struct sch_field *const oidc_parts[] = {oidc_fields, NULL};
-static const struct sch_schema oidc_schema = {"AuthOIDCServerConfig", sizeof(Oidc), oidc_parts};
+static const struct sch_schema oidc_schema = {"AuthOIDCServerConfig", sizeof(Oidc), oidc_parts, NULL, NULL};
 
 typedef struct cfg_auth_server Auth;
 static const struct sch_field auth_fields[] = {
@@ -32,19 +32,22 @@ static const struct sch_field auth_fields[] = {
     SF_SUB("oidc", SCH_STRUCT, Auth, oidc, "v1.AuthOIDCServerConfig", SCH_OMITEMPTY, &oidc_schema),
     SF_END};
 static const struct sch_field *const auth_parts[] = {auth_fields, NULL};
-static const struct sch_schema auth_schema = {"AuthServerConfig", sizeof(Auth), auth_parts};
+static const struct sch_schema auth_schema = {"AuthServerConfig", sizeof(Auth), auth_parts, NULL, NULL};
 
 /* TLSServerConfig embeds TLSConfig: its fields are promoted, named after the outer struct. */
 typedef struct cfg_server_tls STls;
 static const struct sch_field stls_fields[] = {
     SF_BOOL("force", STls, force, SCH_OMITEMPTY),
+    SF_END};
+static const struct sch_field stls_tls_fields[] = {
     SF_STR("certFile", STls, tls.cert_file, SCH_OMITEMPTY, NULL),
     SF_STR("keyFile", STls, tls.key_file, SCH_OMITEMPTY, NULL),
     SF_STR("trustedCaFile", STls, tls.trusted_ca_file, SCH_OMITEMPTY, NULL),
     SF_STR("serverName", STls, tls.server_name, SCH_OMITEMPTY, NULL),
     SF_END};
-static const struct sch_field *const stls_parts[] = {stls_fields, NULL};
-static const struct sch_schema stls_schema = {"TLSServerConfig", sizeof(STls), stls_parts};
+static const struct sch_field *const stls_parts[] = {stls_fields, stls_tls_fields, NULL};
+static const struct sch_field *const stls_promoted[] = {stls_tls_fields, NULL};
+static const struct sch_schema stls_schema = {"TLSServerConfig", sizeof(STls), stls_parts, stls_promoted, NULL};
 
 typedef struct cfg_server_transport STrans;
 static const struct sch_field strans_fields[] = {
@@ -57,7 +60,7 @@ static const struct sch_field strans_fields[] = {
     SF_SUB("tls", SCH_STRUCT, STrans, tls, "v1.TLSServerConfig", SCH_OMITEMPTY, &stls_schema),
     SF_END};
 static const struct sch_field *const strans_parts[] = {strans_fields, NULL};
-static const struct sch_schema strans_schema = {"ServerTransportConfig", sizeof(STrans), strans_parts};
+static const struct sch_schema strans_schema = {"ServerTransportConfig", sizeof(STrans), strans_parts, NULL, NULL};
 
 typedef struct cfg_ssh_gateway Ssh;
 static const struct sch_field ssh_fields[] = {
@@ -67,7 +70,7 @@ static const struct sch_field ssh_fields[] = {
     SF_STR("authorizedKeysFile", Ssh, authorized_keys_file, SCH_OMITEMPTY, NULL),
     SF_END};
 static const struct sch_field *const ssh_parts[] = {ssh_fields, NULL};
-static const struct sch_schema ssh_schema = {"SSHTunnelGateway", sizeof(Ssh), ssh_parts};
+static const struct sch_schema ssh_schema = {"SSHTunnelGateway", sizeof(Ssh), ssh_parts, NULL, NULL};
 
 typedef struct cfg_http_plugin Hp;
 static const struct sch_field hp_fields[] = {
@@ -78,11 +81,14 @@ static const struct sch_field hp_fields[] = {
     SF_BOOL("tlsVerify", Hp, tls_verify, SCH_OMITEMPTY),
     SF_END};
 static const struct sch_field *const hp_parts[] = {hp_fields, NULL};
-static const struct sch_schema hp_schema = {"HTTPPluginOptions", sizeof(Hp), hp_parts};
+static const struct sch_schema hp_schema = {"HTTPPluginOptions", sizeof(Hp), hp_parts, NULL, NULL};
 
 typedef struct frps_config S;
-static const struct sch_field server_fields[] = {
+/* APIMetadata, embedded */
+static const struct sch_field server_api_fields[] = {
     SF_STR("version", S, version, 0, NULL),
+    SF_END};
+static const struct sch_field server_fields[] = {
     SF_SUB("auth", SCH_STRUCT, S, auth, "v1.AuthServerConfig", SCH_OMITEMPTY, &auth_schema),
     SF_STR("bindAddr", S, bind_addr, SCH_OMITEMPTY, "0.0.0.0"),
     SF_INT("bindPort", S, bind_port, "int", SCH_OMITEMPTY, 7000),
@@ -109,8 +115,9 @@ static const struct sch_field server_fields[] = {
     SF_SUB("allowPorts", SCH_LIST, S, allow_ports, "[]types.PortsRange", SCH_OMITEMPTY, &cfg_ports_range_schema),
     SF_SUB("httpPlugins", SCH_LIST, S, http_plugins, "[]v1.HTTPPluginOptions", SCH_OMITEMPTY, &hp_schema),
     SF_END};
-static const struct sch_field *const server_parts[] = {server_fields, NULL};
-const struct sch_schema cfg_server_schema = {"ServerConfig", sizeof(S), server_parts};
+static const struct sch_field *const server_parts[] = {server_api_fields, server_fields, NULL};
+static const struct sch_field *const server_promoted[] = {server_api_fields, NULL};
+const struct sch_schema cfg_server_schema = {"ServerConfig", sizeof(S), server_parts, server_promoted, NULL};
 
 int cfg_server_complete(struct frps_config *cfg)
 {
@@ -130,14 +137,19 @@ int cfg_server_complete(struct frps_config *cfg)
     return sch_fill_strings(&cfg_server_schema, cfg);
 }
 
-int cfg_server_decode(json_t *tree, bool strict, bool sorted, bool yaml,
-                      struct frps_config **out, char *err, size_t errlen)
+int cfg_server_decode(struct cfg_source *src, bool strict, struct frps_config **out, char *err,
+                      size_t errlen)
 {
+    bool yaml = src->format == CFG_FORMAT_YAML;
+    if (yaml) {
+        int rc = sch_yaml_prepare(&cfg_server_schema, src->tree, src->raw, err, errlen);
+        if (rc) return rc;
+    }
     struct frps_config *cfg = calloc(1, sizeof *cfg);
     if (!cfg) return UV_ENOMEM;
-    struct sch_opts o = {.strict = strict, .sorted = sorted, .coerce = yaml,
-                         .top_type = "v1.ServerConfig"};
-    int rc = sch_decode(&cfg_server_schema, &o, tree, cfg, err, errlen);
+    struct sch_opts o = {.strict = strict, .sorted = src->format != CFG_FORMAT_JSON, .raw = src->raw,
+                         .raw_yaml = yaml, .top_type = "v1.ServerConfig"};
+    int rc = sch_decode(&cfg_server_schema, &o, src->tree, cfg, err, errlen);
     if (rc && yaml) err_prefix(err, errlen, YAML_PREFIX);
     if (!rc) rc = cfg_server_complete(cfg);
     if (rc) {
@@ -152,7 +164,8 @@ int cfg_server_decode(json_t *tree, bool strict, bool sorted, bool yaml,
 int cfg_server_from_tree(json_t *tree, bool strict, struct frps_config **out, char *err,
                          size_t errlen)
 {
-    return cfg_server_decode(tree, strict, false, false, out, err, errlen);
+    struct cfg_source src = {.tree = tree, .format = CFG_FORMAT_JSON};
+    return cfg_server_decode(&src, strict, out, err, errlen);
 }
 
 json_t *cfg_server_to_json(const struct frps_config *cfg)

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "config/loader.h"
 #include "config/types.h"
 
 struct cfg_oidc_server {
@@ -92,12 +93,14 @@ struct frps_config {
 
 extern const struct sch_schema cfg_server_schema;
 
-/* Decodes tree (a config file's tree, or one built from frps flags) into a new config
- * and completes it. sorted: the tree came from TOML/YAML (Go walks such keys in
- * sorted order); yaml: apply the YAML string coercion and error prefix of config.md
- * 2.5/2.3. Returns 0 or a negative code with frp's message in err. */
-int cfg_server_decode(json_t *tree, bool strict, bool sorted, bool yaml,
-                      struct frps_config **out, char *err, size_t errlen);
+/* Decodes a loaded file (config/loader.h; or a tree built from frps flags, given as
+ * JSON without raw) into a new config and completes it. TOML and YAML keys are walked
+ * in sorted order as Go walks maps; YAML first gets frp's type-hint coercion
+ * (config.md 2.5, sch_yaml_prepare: it edits src->tree) and its errors their prefix;
+ * src->raw gives numbers their source text in errors. Returns 0 or a negative code
+ * with frp's message in err. */
+int cfg_server_decode(struct cfg_source *src, bool strict, struct frps_config **out, char *err,
+                      size_t errlen);
 
 /* Fills frp's defaults (config.md 5.2) into a decoded config. Returns 0 or UV_ENOMEM. */
 int cfg_server_complete(struct frps_config *cfg);

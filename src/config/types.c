@@ -447,7 +447,7 @@ static const struct sch_field cfgt_tls_fields[] = {
     SF_STR("serverName", struct cfg_tls, server_name, SCH_OMITEMPTY, NULL),
     SF_END};
 static const struct sch_field *const cfgt_tls_parts[] = {cfgt_tls_fields, NULL};
-const struct sch_schema cfg_tls_schema = {"TLSConfig", sizeof(struct cfg_tls), cfgt_tls_parts};
+const struct sch_schema cfg_tls_schema = {"TLSConfig", sizeof(struct cfg_tls), cfgt_tls_parts, NULL, NULL};
 
 static const struct sch_field cfgt_log_fields[] = {
     SF_STR("to", struct cfg_log, to, SCH_OMITEMPTY, "console"),
@@ -456,7 +456,7 @@ static const struct sch_field cfgt_log_fields[] = {
     SF_BOOL("disablePrintColor", struct cfg_log, disable_print_color, SCH_OMITEMPTY),
     SF_END};
 static const struct sch_field *const cfgt_log_parts[] = {cfgt_log_fields, NULL};
-const struct sch_schema cfg_log_schema = {"LogConfig", sizeof(struct cfg_log), cfgt_log_parts};
+const struct sch_schema cfg_log_schema = {"LogConfig", sizeof(struct cfg_log), cfgt_log_parts, NULL, NULL};
 
 static const struct sch_field cfgt_web_fields[] = {
     SF_STR("addr", struct cfg_web_server, addr, SCH_OMITEMPTY, "127.0.0.1"),
@@ -469,7 +469,7 @@ static const struct sch_field cfgt_web_fields[] = {
     SF_END};
 static const struct sch_field *const cfgt_web_parts[] = {cfgt_web_fields, NULL};
 const struct sch_schema cfg_web_server_schema = {"WebServerConfig", sizeof(struct cfg_web_server),
-                                                 cfgt_web_parts};
+                                                 cfgt_web_parts, NULL, NULL};
 
 static const struct sch_field cfgt_quic_fields[] = {
     SF_INT("keepalivePeriod", struct cfg_quic, keepalive_period, "int", SCH_OMITEMPTY, 10),
@@ -477,7 +477,7 @@ static const struct sch_field cfgt_quic_fields[] = {
     SF_INT("maxIncomingStreams", struct cfg_quic, max_incoming_streams, "int", SCH_OMITEMPTY, 100000),
     SF_END};
 static const struct sch_field *const cfgt_quic_parts[] = {cfgt_quic_fields, NULL};
-const struct sch_schema cfg_quic_schema = {"QUICOptions", sizeof(struct cfg_quic), cfgt_quic_parts};
+const struct sch_schema cfg_quic_schema = {"QUICOptions", sizeof(struct cfg_quic), cfgt_quic_parts, NULL, NULL};
 
 static const struct sch_field cfgt_ports_fields[] = {
     SF_INT("start", struct cfg_ports_range, start, "int", SCH_OMITEMPTY, 0),
@@ -486,7 +486,7 @@ static const struct sch_field cfgt_ports_fields[] = {
     SF_END};
 static const struct sch_field *const cfgt_ports_parts[] = {cfgt_ports_fields, NULL};
 const struct sch_schema cfg_ports_range_schema = {"PortsRange", sizeof(struct cfg_ports_range),
-                                                  cfgt_ports_parts};
+                                                  cfgt_ports_parts, NULL, NULL};
 
 static const struct sch_field cfgt_header_fields[] = {
     SF_STR("name", struct cfg_http_header, name, 0, NULL),
@@ -494,14 +494,68 @@ static const struct sch_field cfgt_header_fields[] = {
     SF_END};
 static const struct sch_field *const cfgt_header_parts[] = {cfgt_header_fields, NULL};
 const struct sch_schema cfg_http_header_schema = {"HTTPHeader", sizeof(struct cfg_http_header),
-                                                  cfgt_header_parts};
+                                                  cfgt_header_parts, NULL, NULL};
 
 static const struct sch_field cfgt_hops_fields[] = {
     SF_MAP("set", struct cfg_header_ops, set, SCH_OMITEMPTY),
     SF_END};
 static const struct sch_field *const cfgt_hops_parts[] = {cfgt_hops_fields, NULL};
 const struct sch_schema cfg_header_ops_schema = {"HeaderOperations", sizeof(struct cfg_header_ops),
-                                                 cfgt_hops_parts};
+                                                 cfgt_hops_parts, NULL, NULL};
+
+void cfg_go_float32_g(double v, char *out, size_t outlen)
+{
+    float f = (float)v;
+    if (!isfinite(f)) {
+        snprintf(out, outlen, "%s", isnan(f) ? "NaN" : f > 0 ? "+Inf" : "-Inf");
+        return;
+    }
+    if (f == 0) {
+        snprintf(out, outlen, "%s", signbit(f) ? "-0" : "0");
+        return;
+    }
+    /* shortest digits that read back as the same float32 */
+    char e[40];
+    for (int p = 1; p <= 9; p++) {
+        snprintf(e, sizeof e, "%.*e", p - 1, (double)f);
+        if (strtof(e, NULL) == f) break;
+    }
+    bool neg = e[0] == '-';
+    char digits[16];
+    size_t nd = 0;
+    const char *q = e + neg;
+    for (; *q && *q != 'e'; q++)
+        if (isdigit((unsigned char)*q) && nd < sizeof digits - 1) digits[nd++] = *q;
+    while (nd > 1 && digits[nd - 1] == '0') nd--;
+    digits[nd] = '\0';
+    int exp = atoi(q + 1);
+    char buf[80];
+    size_t o = 0;
+    if (neg) buf[o++] = '-';
+    if (exp < -4 || exp >= 6) {
+        buf[o++] = digits[0];
+        if (nd > 1) {
+            buf[o++] = '.';
+            memcpy(buf + o, digits + 1, nd - 1);
+            o += nd - 1;
+        }
+        snprintf(buf + o, sizeof buf - o, "e%c%02d", exp < 0 ? '-' : '+', abs(exp));
+    } else if (exp >= 0) {
+        for (int i = 0; i <= exp; i++) buf[o++] = (size_t)i < nd ? digits[i] : '0';
+        if ((size_t)exp + 1 < nd) {
+            buf[o++] = '.';
+            for (size_t i = (size_t)exp + 1; i < nd; i++) buf[o++] = digits[i];
+        }
+        buf[o] = '\0';
+    } else {
+        buf[o++] = '0';
+        buf[o++] = '.';
+        for (int i = 0; i < -exp - 1; i++) buf[o++] = '0';
+        memcpy(buf + o, digits, nd);
+        buf[o + nd] = '\0';
+    }
+    snprintf(out, outlen, "%s", buf);
+}
 
 char *cfg_abs_dir(const char *path)
 {

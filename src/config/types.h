@@ -88,6 +88,9 @@ char *cfg_user_name(const char *user, const char *name);
 char *cfg_go_quote(const char *s, char *out, size_t outlen);
 /* Go's encoding/json rendering of a float64 (shortest form, 'e' outside 1e-6..1e21). */
 void cfg_go_float(double v, char *out, size_t outlen);
+/* Go's strconv.FormatFloat(v, 'g', -1, 32): v rounded to float32, shortest digits,
+ * exponent form when the exponent is < -4 or >= 6 ("1.5", "1e+06", "+Inf"). */
+void cfg_go_float32_g(double v, char *out, size_t outlen);
 /* Go's filepath.Abs(filepath.Dir(path)): the directory part made absolute against the
  * working directory, cleaned. malloc'd; NULL on error (errno set). */
 char *cfg_abs_dir(const char *path);

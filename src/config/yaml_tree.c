@@ -5,6 +5,7 @@
 #include "config/yaml_tree.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include <yaml.h>
 
 #include "base/err.h"
+#include "config/types.h"
 
 #define YT_PREFIX "error converting YAML to JSON: "
 
@@ -139,9 +141,7 @@ static bool yt_float_syntax(const char *s)
 
 enum yt_kind { YK_STR, YK_NULL, YK_BOOL, YK_INT, YK_FLOAT };
 
-/* Resolves a plain scalar as yaml.v2 does. *v gets the value (new reference), or
- * NULL with *nonfinite naming the value for .inf/.nan (JSON cannot hold them). */
-static enum yt_kind yt_resolve_plain(const char *s, size_t n, json_t **v, const char **nonfinite)
+void yaml_scalar_resolve(const char *s, size_t n, struct yaml_scalar *out)
 {
     static const char *const nulls[] = {"", "~", "null", "Null", "NULL", NULL};
     static const char *const trues[] = {"y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE",
@@ -151,24 +151,59 @@ static enum yt_kind yt_resolve_plain(const char *s, size_t n, json_t **v, const 
     static const char *const pinf[] = {".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", NULL};
     static const char *const ninf[] = {"-.inf", "-.Inf", "-.INF", NULL};
     static const char *const nans[] = {".nan", ".NaN", ".NAN", NULL};
-    if (yt_in(s, n, nulls)) return *v = json_null(), YK_NULL;
-    if (yt_in(s, n, trues)) return *v = json_true(), YK_BOOL;
-    if (yt_in(s, n, falses)) return *v = json_false(), YK_BOOL;
-    *nonfinite = yt_in(s, n, pinf) ? "+Inf" : yt_in(s, n, ninf) ? "-Inf" : yt_in(s, n, nans) ? "NaN" : NULL;
-    if (*nonfinite) return *v = NULL, YK_FLOAT;
-    if (n == 0 || n > 256 || !strchr("+-.0123456789", s[0]) || memchr(s, '\0', n)) return *v = NULL, YK_STR;
+    memset(out, 0, sizeof *out);
+    out->kind = YAML_SCALAR_STR;
+    if (yt_in(s, n, nulls)) {
+        out->kind = YAML_SCALAR_NULL;
+        return;
+    }
+    if (yt_in(s, n, trues) || yt_in(s, n, falses)) {
+        out->kind = YAML_SCALAR_BOOL;
+        out->b = yt_in(s, n, trues);
+        return;
+    }
+    if (yt_in(s, n, pinf) || yt_in(s, n, ninf) || yt_in(s, n, nans)) {
+        out->kind = YAML_SCALAR_FLOAT;
+        out->f = yt_in(s, n, nans) ? NAN : yt_in(s, n, ninf) ? -INFINITY : INFINITY;
+        return;
+    }
+    if (n == 0 || n > 256 || !strchr("+-.0123456789", s[0]) || memchr(s, '\0', n)) return;
+    /* Go's ParseInt/ParseUint (base 0) and the float check run on the text without
+     * underscores, except for a leading '.', which goes to ParseFloat as written. */
     char plain[260];
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
-        if (s[i] != '_') plain[k++] = s[i];
+        if (s[i] != '_' || s[0] == '.') plain[k++] = s[i];
     plain[k] = '\0';
-    int64_t i;
-    uint64_t u;
-    int r = yt_parse_int(plain, &i, &u);
-    if (r == 1) return *v = json_integer(i), YK_INT;
-    if (r == 2) return *v = json_real((double)u), YK_INT;
-    if (yt_float_syntax(plain)) return *v = json_real(strtod(plain, NULL)), YK_FLOAT;
-    return *v = NULL, YK_STR;
+    if (s[0] != '.') {
+        int r = yt_parse_int(plain, &out->i, &out->u);
+        if (r) {
+            out->kind = r == 1 ? YAML_SCALAR_INT : YAML_SCALAR_UINT;
+            return;
+        }
+    }
+    if (yt_float_syntax(plain)) {
+        double f = strtod(plain, NULL);
+        if (isinf(f)) return; /* ParseFloat's range error: the text stays a string */
+        out->kind = YAML_SCALAR_FLOAT;
+        out->f = f;
+    }
+}
+
+/* Resolves a plain scalar as yaml.v2 does. *v gets the value (new reference); a
+ * non-finite float (.inf, .nan) becomes JSON null, its raw text telling what it is. */
+static enum yt_kind yt_resolve_plain(const char *s, size_t n, json_t **v)
+{
+    struct yaml_scalar sc;
+    yaml_scalar_resolve(s, n, &sc);
+    switch (sc.kind) {
+    case YAML_SCALAR_NULL: *v = json_null(); return YK_NULL;
+    case YAML_SCALAR_BOOL: *v = json_boolean(sc.b); return YK_BOOL;
+    case YAML_SCALAR_INT: *v = json_integer(sc.i); return YK_INT;
+    case YAML_SCALAR_UINT: *v = json_real((double)sc.u); return YK_INT;
+    case YAML_SCALAR_FLOAT: *v = isfinite(sc.f) ? json_real(sc.f) : json_null(); return YK_FLOAT;
+    default: *v = NULL; return YK_STR;
+    }
 }
 
 /* Builds the value and raw twin of a scalar event. */
@@ -179,10 +214,9 @@ static int yt_scalar(struct ytree *y, const yaml_event_t *ev, json_t **v, json_t
     const char *tag = (const char *)ev->data.scalar.tag;
     bool plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
     enum yt_kind kind = YK_STR;
-    const char *nonfinite = NULL;
     *v = *raw = NULL;
     if (tag && strcmp(tag, YAML_STR_TAG) != 0 && strcmp(tag, "!") != 0) {
-        kind = yt_resolve_plain(s, n, v, &nonfinite);
+        kind = yt_resolve_plain(s, n, v);
         const char *want = strcmp(tag, YAML_NULL_TAG) == 0    ? "!!null"
                            : strcmp(tag, YAML_BOOL_TAG) == 0  ? "!!bool"
                            : strcmp(tag, YAML_INT_TAG) == 0   ? "!!int"
@@ -196,17 +230,13 @@ static int yt_scalar(struct ytree *y, const yaml_event_t *ev, json_t **v, json_t
             return CFRP_EPARSE;
         }
     } else if (plain && !tag) {
-        kind = yt_resolve_plain(s, n, v, &nonfinite);
+        kind = yt_resolve_plain(s, n, v);
     }
     if (kind == YK_STR) {
         json_decref(*v);
         *v = json_stringn(s, n);
         *raw = json_null();
     } else {
-        if (nonfinite) {
-            err_set(y->err, y->errlen, YT_PREFIX "json: unsupported value: %s", nonfinite);
-            return CFRP_EPARSE;
-        }
         *raw = json_stringn(s, n);
     }
     if (!*v || !*raw) {
@@ -266,6 +296,15 @@ static int yt_count_nodes(struct ytree *y, size_t add)
     return 0;
 }
 
+/* Whether a scalar is a non-finite float (JSON null with its YAML text as raw). */
+static bool yt_nonfinite(json_t *v, json_t *raw)
+{
+    if (!json_is_null(v) || !json_is_string(raw)) return false;
+    struct yaml_scalar sc;
+    yaml_scalar_resolve(json_string_value(raw), json_string_length(raw), &sc);
+    return sc.kind == YAML_SCALAR_FLOAT;
+}
+
 /* The text a map key becomes in JSON (sigs.k8s.io/yaml's key conversion). */
 static int yt_key_text(struct ytree *y, const yaml_event_t *ev, json_t *kv, json_t *kraw, char *buf, size_t buflen,
                        const char **key, size_t *keylen)
@@ -280,9 +319,21 @@ static int yt_key_text(struct ytree *y, const yaml_event_t *ev, json_t *kv, json
     } else if (json_is_integer(kv)) {
         snprintf(buf, buflen, "%" JSON_INTEGER_FORMAT, json_integer_value(kv));
         *key = buf;
-    } else if (json_is_real(kv)) {
-        snprintf(buf, buflen, "%g", json_real_value(kv));
-        *key = buf;
+    } else if (json_is_real(kv) || yt_nonfinite(kv, kraw)) {
+        /* sigs.k8s.io/yaml: FormatFloat(f, 'g', -1, 32), infinities as YAML spells them;
+         * a uint64 key it cannot convert */
+        struct yaml_scalar sc;
+        yaml_scalar_resolve(json_string_value(kraw), json_string_length(kraw), &sc);
+        if (sc.kind == YAML_SCALAR_UINT) {
+            err_set(y->err, y->errlen, YT_PREFIX "Unsupported map key of type: uint64, key: 0x%" PRIx64, sc.u);
+            return CFRP_EPARSE;
+        }
+        if (isnan(sc.f)) *key = ".nan";
+        else if (isinf(sc.f)) *key = sc.f > 0 ? ".inf" : "-.inf";
+        else {
+            cfg_go_float32_g(sc.f, buf, buflen);
+            *key = buf;
+        }
     } else if (json_is_string(kv)) {
         *key = json_string_value(kv);
     } else {

@@ -17,13 +17,21 @@
 #include "config/toml.h"
 #include "config/yaml_tree.h"
 
+/* cfg_client_decode of a bare tree: TOML-like (sorted), JSON, or YAML without raw. */
+static int client_decode(json_t *t, bool strict, bool sorted, bool yaml, struct frpc_config **c, char *err,
+                         size_t len)
+{
+    struct cfg_source src = {t, yaml ? CFG_FORMAT_YAML : sorted ? CFG_FORMAT_TOML : CFG_FORMAT_JSON, NULL};
+    return cfg_client_decode(&src, strict, c, err, len);
+}
+
 /* Loads TOML text as frpc does (decode, finish). Returns rc; err gets the load error. */
 static int load_toml(const char *text, bool strict, struct frpc_config **out, char *err, size_t len)
 {
     json_t *tree = NULL;
     err[0] = '\0';
     assert_int_equal(toml_parse(text, strlen(text), 0, &tree, err, len), 0);
-    int rc = cfg_client_decode(tree, strict, true, false, out, err, len);
+    int rc = client_decode(tree, strict, true, false, out, err, len);
     json_decref(tree);
     if (rc) return rc;
     assert_int_equal(cfg_client_finish(*out), 0);
@@ -125,7 +133,7 @@ static void test_examples(void **state)
         fclose(f);
         struct frpc_config *y = NULL;
         assert_int_equal(yaml_tree_parse(text, n, true, &tree, NULL, err, sizeof err), 0);
-        assert_int_equal(cfg_client_decode(tree, true, true, true, &y, err, sizeof err), 0);
+        assert_int_equal(client_decode(tree, true, true, true, &y, err, sizeof err), 0);
         assert_int_equal(cfg_client_finish(y), 0);
         json_decref(tree);
         json_t *et = cfg_client_to_json(t), *ej = cfg_client_to_json(j), *ey = cfg_client_to_json(y);
@@ -162,6 +170,65 @@ static void test_examples(void **state)
         cfg_client_free(t);
         cfg_client_free(j);
     }
+}
+
+/* frp README's port-range example (config.md 3.3): parseNumberRangePair with trim
+ * markers and an environment variable, in TOML, and the same range in YAML and JSON. */
+static struct frpc_config *load_rendered(const char *text)
+{
+    struct cfg_source src;
+    char err[512];
+    if (cfg_source_load_text("t", text, strlen(text), true, &src, err, sizeof err)) fail_msg("load: %s", err);
+    struct frpc_config *c = NULL;
+    if (cfg_client_decode(&src, true, &c, err, sizeof err)) fail_msg("decode: %s", err);
+    cfg_source_clear(&src);
+    assert_int_equal(cfg_client_finish(c), 0);
+    return c;
+}
+
+static void test_readme_port_ranges(void **state)
+{
+    (void)state;
+    assert_int_equal(setenv("FRP_SERVER_ADDR", "10.1.2.3", 1), 0);
+    static const char *const texts[] = {
+        "serverAddr = \"{{ .Envs.FRP_SERVER_ADDR }}\"\n"
+        "{{- range $_, $v := parseNumberRangePair \"6000-6006,6007\" \"6000-6006,6007\" }}\n"
+        "[[proxies]]\nname = \"tcp-{{ $v.First }}\"\ntype = \"tcp\"\nlocalPort = {{ $v.First }}\n"
+        "remotePort = {{ $v.Second }}\n{{- end }}\n",
+        "serverAddr: {{ .Envs.FRP_SERVER_ADDR }}\nproxies:\n"
+        "{{- range $_, $v := parseNumberRangePair \"6000-6006,6007\" \"6000-6006,6007\" }}\n"
+        "  - name: tcp-{{ $v.First }}\n    type: tcp\n    localPort: {{ $v.First }}\n"
+        "    remotePort: {{ $v.Second }}\n{{- end }}\n",
+        "{\"serverAddr\": \"{{ .Envs.FRP_SERVER_ADDR }}\", \"proxies\": ["
+        "{{- range $i, $v := parseNumberRangePair \"6000-6006,6007\" \"6000-6006,6007\" }}"
+        "{{ if $i }},{{ end }}{\"name\": \"tcp-{{ $v.First }}\", \"type\": \"tcp\", \"localPort\": {{ $v.First }},"
+        " \"remotePort\": {{ $v.Second }}}{{ end }}]}",
+    };
+    for (size_t t = 0; t < 3; t++) {
+        struct frpc_config *c = load_rendered(texts[t]);
+        assert_string_equal(c->server_addr, "10.1.2.3");
+        assert_int_equal(c->proxies.n, 8);
+        for (size_t i = 0; i < 8; i++) {
+            char name[32];
+            snprintf(name, sizeof name, "tcp-%zu", 6000 + i);
+            assert_string_equal(c->proxies.items[i].name, name);
+            assert_string_equal(c->proxies.items[i].type, "tcp");
+            assert_int_equal(c->proxies.items[i].local_port, 6000 + (int64_t)i);
+            assert_int_equal(c->proxies.items[i].remote_port, 6000 + (int64_t)i);
+        }
+        cfg_client_free(c);
+    }
+    /* different pairings: element i with element i */
+    struct frpc_config *c = load_rendered(
+        "{{- range $_, $v := parseNumberRangePair \"22,8080-8081\" \"7022,9080-9081\" }}\n"
+        "[[proxies]]\nname = \"p{{ $v.First }}\"\ntype = \"tcp\"\nlocalPort = {{ $v.First }}\n"
+        "remotePort = {{ $v.Second }}\n{{- end }}\n");
+    assert_int_equal(c->proxies.n, 3);
+    assert_int_equal(c->proxies.items[0].local_port, 22);
+    assert_int_equal(c->proxies.items[0].remote_port, 7022);
+    assert_int_equal(c->proxies.items[2].local_port, 8081);
+    assert_int_equal(c->proxies.items[2].remote_port, 9081);
+    cfg_client_free(c);
 }
 
 static void test_start_filter(void **state)
@@ -303,7 +370,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),     cmocka_unit_test(test_examples),
         cmocka_unit_test(test_start_filter), cmocka_unit_test(test_verify_table),
-        cmocka_unit_test(test_strict_off),
+        cmocka_unit_test(test_strict_off), cmocka_unit_test(test_readme_port_ranges),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

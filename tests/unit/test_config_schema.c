@@ -16,6 +16,22 @@
 #include "config/server_config.h"
 #include "config/types.h"
 
+/* cfg_server_decode of a bare tree: TOML-like (sorted), JSON, or YAML without raw. */
+static int server_decode(json_t *t, bool strict, bool sorted, bool yaml, struct frps_config **c, char *err,
+                         size_t len)
+{
+    struct cfg_source src = {t, yaml ? CFG_FORMAT_YAML : sorted ? CFG_FORMAT_TOML : CFG_FORMAT_JSON, NULL};
+    return cfg_server_decode(&src, strict, c, err, len);
+}
+
+/* cfg_client_decode of a bare tree: TOML-like (sorted), JSON, or YAML without raw. */
+static int client_decode(json_t *t, bool strict, bool sorted, bool yaml, struct frpc_config **c, char *err,
+                         size_t len)
+{
+    struct cfg_source src = {t, yaml ? CFG_FORMAT_YAML : sorted ? CFG_FORMAT_TOML : CFG_FORMAT_JSON, NULL};
+    return cfg_client_decode(&src, strict, c, err, len);
+}
+
 static json_t *load_json(const char *text)
 {
     json_error_t je;
@@ -30,7 +46,7 @@ static int server_err(const char *text, bool strict, bool sorted, bool yaml, cha
     json_t *t = load_json(text);
     struct frps_config *c = NULL;
     err[0] = '\0';
-    int rc = cfg_server_decode(t, strict, sorted, yaml, &c, err, len);
+    int rc = server_decode(t, strict, sorted, yaml, &c, err, len);
     json_decref(t);
     cfg_server_free(c);
     return rc;
@@ -41,7 +57,7 @@ static int client_err(const char *text, bool strict, bool sorted, bool yaml, cha
     json_t *t = load_json(text);
     struct frpc_config *c = NULL;
     err[0] = '\0';
-    int rc = cfg_client_decode(t, strict, sorted, yaml, &c, err, len);
+    int rc = client_decode(t, strict, sorted, yaml, &c, err, len);
     json_decref(t);
     cfg_client_free(c);
     return rc;
@@ -67,7 +83,7 @@ static void test_case_insensitive_keys(void **state)
     json_t *t = load_json("{\"BINDPORT\": 7001, \"Auth\": {\"TOKEN\": \"x\"}, \"webserver\": {\"Port\": 1}}");
     struct frps_config *c = NULL;
     char err[256];
-    assert_int_equal(cfg_server_decode(t, true, false, false, &c, err, sizeof err), 0);
+    assert_int_equal(server_decode(t, true, false, false, &c, err, sizeof err), 0);
     assert_int_equal(c->bind_port, 7001);
     assert_string_equal(c->auth.token, "x");
     assert_int_equal(c->web_server.port, 1);
@@ -76,11 +92,11 @@ static void test_case_insensitive_keys(void **state)
 
     /* Last duplicate wins, modulo case, in the order keys are walked. */
     t = load_json("{\"bindPort\": 1, \"BindPort\": 2}");
-    assert_int_equal(cfg_server_decode(t, true, false, false, &c, err, sizeof err), 0);
+    assert_int_equal(server_decode(t, true, false, false, &c, err, sizeof err), 0);
     assert_int_equal(c->bind_port, 2);
     cfg_server_free(c);
     /* Sorted (TOML/YAML) order: "BindPort" < "bindPort", so bindPort wins. */
-    assert_int_equal(cfg_server_decode(t, true, true, false, &c, err, sizeof err), 0);
+    assert_int_equal(server_decode(t, true, true, false, &c, err, sizeof err), 0);
     assert_int_equal(c->bind_port, 1);
     cfg_server_free(c);
     json_decref(t);
@@ -90,7 +106,7 @@ static void test_case_insensitive_keys(void **state)
                   "\"plugin\":{\"Type\":\"socks5\",\"USERNAME\":\"u\"}}],"
                   "\"visitors\":[{\"Name\":\"v\",\"Type\":\"stcp\",\"SERVERNAME\":\"s\"}]}");
     struct frpc_config *cc = NULL;
-    assert_int_equal(cfg_client_decode(t, true, false, false, &cc, err, sizeof err), 0);
+    assert_int_equal(client_decode(t, true, false, false, &cc, err, sizeof err), 0);
     assert_int_equal(cc->proxies.n, 1);
     assert_int_equal(cc->proxies.items[0].type_id, CFG_PROXY_TCP);
     assert_int_equal(cc->proxies.items[0].remote_port, 5);
@@ -198,7 +214,7 @@ static void test_type_errors(void **state)
     /* The whole document of the wrong type. */
     json_t *t = json_string("x");
     struct frps_config *c = NULL;
-    assert_int_not_equal(cfg_server_decode(t, true, true, true, &c, err, sizeof err), 0);
+    assert_int_not_equal(server_decode(t, true, true, true, &c, err, sizeof err), 0);
     assert_string_equal(err, "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal string into "
                              "Go value of type v1.ServerConfig");
     json_decref(t);
@@ -250,30 +266,156 @@ static void test_error_precedence(void **state)
                         "json: cannot unmarshal string into Go struct field ClientConfig.serverPort of type int");
 }
 
+/* Loads YAML or JSON text through the loader and decodes it as frps (server) or frpc. */
+static int load_text(const char *text, bool server, struct frps_config **sc, struct frpc_config **cc, char *err,
+                     size_t len)
+{
+    struct cfg_source src;
+    err[0] = '\0';
+    int rc = cfg_source_load_text("t", text, strlen(text), true, &src, err, len);
+    if (rc) return rc;
+    rc = server ? cfg_server_decode(&src, true, sc, err, len) : cfg_client_decode(&src, true, cc, err, len);
+    cfg_source_clear(&src);
+    return rc;
+}
+
+static struct frps_config *yaml_server(const char *text)
+{
+    struct frps_config *c = NULL;
+    char err[512];
+    if (load_text(text, true, &c, NULL, err, sizeof err)) fail_msg("[%s]: %s", text, err);
+    return c;
+}
+
+static void expect_load_error(const char *text, bool server, const char *want)
+{
+    struct frps_config *sc = NULL;
+    struct frpc_config *cc = NULL;
+    char err[512];
+    if (load_text(text, server, &sc, &cc, err, sizeof err) == 0) fail_msg("[%s] loaded", text);
+    if (strcmp(err, want) != 0) fail_msg("[%s]:\n got %s\nwant %s", text, err, want);
+    assert_null(sc);
+    assert_null(cc);
+}
+
+#define YP "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal "
+
 static void test_yaml_coercion(void **state)
 {
     (void)state;
-    json_t *t = load_json("{\"auth\": {\"token\": 12345678}, \"subDomainHost\": true, \"bindAddr\": 1.5,"
-                          " \"httpPlugins\": [{\"name\": 7, \"ops\": [\"Login\"]}]}");
-    struct frps_config *c = NULL;
-    char err[512];
-    assert_int_equal(cfg_server_decode(t, true, true, true, &c, err, sizeof err), 0);
+    struct frps_config *c = yaml_server("auth: {token: 12345678}\nsubDomainHost: yes\nbindAddr: 1.5\n"
+                                        "httpPlugins: [{name: 7, ops: [Login, 1]}]\n");
     assert_string_equal(c->auth.token, "12345678");
     assert_string_equal(c->sub_domain_host, "true");
     assert_string_equal(c->bind_addr, "1.5");
     assert_string_equal(c->http_plugins.items[0].name, "7");
+    assert_string_equal(c->http_plugins.items[0].ops.items[1], "1");
     cfg_server_free(c);
-    json_decref(t);
-    /* Not for frpc, and never into integer fields. */
-    assert_int_not_equal(client_err("{\"user\": true}", true, true, true, err, sizeof err), 0);
-    assert_string_equal(err, "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal bool into Go "
-                             "struct field ClientConfig.user of type string");
-    assert_int_not_equal(client_err("{\"serverAddr\": 1234}", true, true, true, err, sizeof err), 0);
-    assert_string_equal(err, "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal number into Go "
-                             "struct field ClientConfig.serverAddr of type string");
-    assert_int_not_equal(server_err("{\"bindPort\": \"1\"}", true, true, true, err, sizeof err), 0);
-    assert_string_equal(err, "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal string into Go "
-                             "struct field ServerConfig.bindPort of type int");
+    /* Go's value, not the source text: hex/octal/binary ints, underscores, float32 'g' */
+    static const struct {
+        const char *yaml, *want;
+    } cases[] = {
+        {"0x1F", "31"}, {"0o17", "15"}, {"017", "15"}, {"0b101", "5"}, {"-0x10", "-16"}, {"1_000", "1000"},
+        {"+7", "7"}, {"08", "8"}, {"1.0", "1"}, {"1e3", "1000"}, {".5", "0.5"}, {"3.14159265358979", "3.1415927"},
+        {"1234567.0", "1.234567e+06"}, {"123456.0", "123456"}, {"0.0001", "0.0001"}, {"0.00001", "1e-05"},
+        {"9223372036854775807", "9223372036854775807"}, {"18446744073709551615", "18446744073709551615"},
+        {"99999999999999999999", "1e+20"}, {".inf", "+Inf"}, {"-.Inf", "-Inf"}, {".nan", "NaN"},
+        {"No", "false"}, {"on", "true"}, {"1e400", "1e400"}, {"2024-01-02", "2024-01-02"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char text[128];
+        snprintf(text, sizeof text, "auth:\n  token: %s\n", cases[i].yaml);
+        c = yaml_server(text);
+        if (strcmp(c->auth.token, cases[i].want) != 0)
+            fail_msg("%s: got %s want %s", cases[i].yaml, c->auth.token, cases[i].want);
+        cfg_server_free(c);
+    }
+    /* a null stays the zero value; a quoted number stays a string */
+    c = yaml_server("subDomainHost: ~\nauth: {token: \"0x1F\"}\n");
+    assert_string_equal(c->sub_domain_host, "");
+    assert_string_equal(c->auth.token, "0x1F");
+    cfg_server_free(c);
+    /* webServer.tls is a pointer to TLSConfig: hinted; transport.tls embeds TLSConfig:
+     * its promoted fields are not, and neither is the promoted `version` */
+    c = yaml_server("webServer: {tls: {certFile: 1, keyFile: 2}}\n");
+    assert_string_equal(c->web_server.tls->cert_file, "1");
+    cfg_server_free(c);
+    expect_load_error("transport: {tls: {certFile: 1}}\n", true,
+                      YP "number into Go struct field TLSServerConfig.transport.tls.certFile of type string");
+    expect_load_error("version: 1\n", true, YP "number into Go struct field ServerConfig.version of type string");
+    /* never into integer fields, in either program */
+    expect_load_error("bindPort: \"1\"\n", true, YP "string into Go struct field ServerConfig.bindPort of type int");
+    /* a non-finite float that is not bound for a string cannot become JSON */
+    expect_load_error("bindPort: .inf\n", true, "error converting YAML to JSON: json: unsupported value: +Inf");
+    expect_load_error("b: .nan\na: -.inf\n", true, "error converting YAML to JSON: json: unsupported value: -Inf");
+    /* whole floats are ints; a YAML uint64 keeps its digits in the error */
+    c = yaml_server("bindPort: 7000.0\nvhostHTTPPort: 1e3\n");
+    assert_int_equal(c->bind_port, 7000);
+    assert_int_equal(c->vhost_http_port, 1000);
+    cfg_server_free(c);
+    expect_load_error("bindPort: 18446744073709551615\n", true,
+                      YP "number 18446744073709551615 into Go struct field ServerConfig.bindPort of type int");
+    expect_load_error("bindPort: 0x8000000000000000\n", true,
+                      YP "number 9223372036854775808 into Go struct field ServerConfig.bindPort of type int");
+    expect_load_error("bindPort: 1.5e300\n", true,
+                      YP "number 1.5e+300 into Go struct field ServerConfig.bindPort of type int");
+
+    /* frpc: the embedded ClientCommonConfig defeats the hint for its own keys */
+    expect_load_error("user: yes\n", false, YP "bool into Go struct field ClientConfig.user of type string");
+    expect_load_error("serverAddr: 1234\n", false, YP "number into Go struct field ClientConfig.serverAddr of type string");
+    expect_load_error("auth: {token: 31}\n", false,
+                      YP "number into Go struct field AuthClientConfig.auth.token of type string");
+    expect_load_error("proxies: [{name: 1, type: tcp}]\n", false,
+                      "error unmarshaling JSON: while decoding JSON: unmarshal ProxyConfig error: json: cannot "
+                      "unmarshal number into Go struct field TCPProxyConfig.name of type string");
+    expect_load_error("transport: {tls: {serverName: .inf}}\n", false,
+                      "error converting YAML to JSON: json: unsupported value: +Inf");
+    /* ... but a nested key that names a ClientCommonConfig string field is hinted by it */
+    struct frpc_config *cc = NULL;
+    char err[512];
+    assert_int_equal(load_text("webServer: {user: 5}\n", false, NULL, &cc, err, sizeof err), 0);
+    assert_string_equal(cc->web_server.user, "5");
+    cfg_client_free(cc);
+    expect_load_error("webServer: {user: 5, password: 6}\n", false,
+                      YP "number into Go struct field WebServerConfig.webServer.password of type string");
+}
+
+/* JSON numbers reach Go's messages with their literal text. */
+static void test_json_number_literals(void **state)
+{
+    (void)state;
+    expect_load_error("{\"bindPort\": 7000.0}", true,
+                      "json: cannot unmarshal number 7000.0 into Go struct field ServerConfig.bindPort of type int");
+    expect_load_error("{\"bindPort\": 1E3}", true,
+                      "json: cannot unmarshal number 1E3 into Go struct field ServerConfig.bindPort of type int");
+    expect_load_error("{\"bindPort\": -0.0}", true,
+                      "json: cannot unmarshal number -0.0 into Go struct field ServerConfig.bindPort of type int");
+    expect_load_error("{\"bindPort\": 99999999999999999999}", true,
+                      "json: cannot unmarshal number 99999999999999999999 into Go struct field "
+                      "ServerConfig.bindPort of type int");
+    expect_load_error("{\"bindPort\": 1e999}", true,
+                      "json: cannot unmarshal number 1e999 into Go struct field ServerConfig.bindPort of type int");
+    expect_load_error("{\"auth\": {\"token\": 1e999}}", true,
+                      "json: cannot unmarshal number into Go struct field AuthServerConfig.auth.token of type string");
+    expect_load_error("{\"proxies\":[{\"name\":\"a\",\"type\":\"tcp\",\"localPort\":22.5}]}", false,
+                      "unmarshal ProxyConfig error: json: cannot unmarshal number 22.5 into Go struct field "
+                      "TCPProxyConfig.localPort of type int");
+    /* a big number under an unknown key is fine when not strict, as in Go */
+    struct cfg_source src;
+    char err[256];
+    const char *t = "{\"x\": 123456789012345678901234567890, \"bindPort\": -9223372036854775808}";
+    assert_int_equal(cfg_source_load_text("t", t, strlen(t), false, &src, err, sizeof err), 0);
+    struct frps_config *c = NULL;
+    assert_int_equal(cfg_server_decode(&src, false, &c, err, sizeof err), 0);
+    assert_int_equal(c->bind_port, INT64_MIN);
+    cfg_server_free(c);
+    cfg_source_clear(&src);
+    /* strings decode as Go's unquote: surrogate pairs, lone surrogates and bad UTF-8 */
+    struct frps_config *s = NULL;
+    const char *js = "{\"subDomainHost\": \"\\ud83d\\ude00|\\ud800x|\xff|\\u00e9\"}";
+    assert_int_equal(load_text(js, true, &s, NULL, err, sizeof err), 0);
+    assert_string_equal(s->sub_domain_host, "\xf0\x9f\x98\x80|\xef\xbf\xbdx|\xef\xbf\xbd|\xc3\xa9");
+    cfg_server_free(s);
 }
 
 static void test_null_values(void **state)
@@ -283,7 +425,7 @@ static void test_null_values(void **state)
                           " \"transport\": {\"tcpMux\": null}}");
     struct frps_config *c = NULL;
     char err[256];
-    assert_int_equal(cfg_server_decode(t, true, false, false, &c, err, sizeof err), 0);
+    assert_int_equal(server_decode(t, true, false, false, &c, err, sizeof err), 0);
     assert_int_equal(c->bind_port, 7000);
     assert_null(c->web_server.tls);
     assert_int_equal(c->allow_ports.n, 0);
@@ -451,11 +593,11 @@ static void test_bad_shapes(void **state)
         json_t *t = load_json(inputs[i]);
         struct frps_config *s = NULL;
         struct frpc_config *c = NULL;
-        if (cfg_server_decode(t, true, true, false, &s, err, sizeof err) == 0) {
+        if (server_decode(t, true, true, false, &s, err, sizeof err) == 0) {
             json_t *e = cfg_server_to_json(s);
             json_decref(e);
         }
-        if (cfg_client_decode(t, false, false, false, &c, err, sizeof err) == 0) {
+        if (client_decode(t, false, false, false, &c, err, sizeof err) == 0) {
             assert_int_equal(cfg_client_finish(c), 0);
             json_t *e = cfg_client_to_json(c);
             json_decref(e);
@@ -472,7 +614,7 @@ int main(void)
         cmocka_unit_test(test_case_insensitive_keys), cmocka_unit_test(test_strict_unknown_keys),
         cmocka_unit_test(test_polymorphic_errors),    cmocka_unit_test(test_type_errors),
         cmocka_unit_test(test_bandwidth_errors),      cmocka_unit_test(test_error_precedence),
-        cmocka_unit_test(test_yaml_coercion),         cmocka_unit_test(test_null_values),
+        cmocka_unit_test(test_yaml_coercion), cmocka_unit_test(test_json_number_literals),         cmocka_unit_test(test_null_values),
         cmocka_unit_test(test_encode_round_trip),     cmocka_unit_test(test_proxy_from_json),
         cmocka_unit_test(test_types_helpers),         cmocka_unit_test(test_bad_shapes),
     };

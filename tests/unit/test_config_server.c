@@ -18,6 +18,14 @@
 #include "config/toml.h"
 #include "config/yaml_tree.h"
 
+/* cfg_server_decode of a bare tree: TOML-like (sorted), JSON, or YAML without raw. */
+static int server_decode(json_t *t, bool strict, bool sorted, bool yaml, struct frps_config **c, char *err,
+                         size_t len)
+{
+    struct cfg_source src = {t, yaml ? CFG_FORMAT_YAML : sorted ? CFG_FORMAT_TOML : CFG_FORMAT_JSON, NULL};
+    return cfg_server_decode(&src, strict, c, err, len);
+}
+
 static char *read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
@@ -36,7 +44,7 @@ static struct frps_config *from_toml_text(const char *text)
     char err[512];
     assert_int_equal(toml_parse(text, strlen(text), 0, &tree, err, sizeof err), 0);
     struct frps_config *c = NULL;
-    int rc = cfg_server_decode(tree, true, true, false, &c, err, sizeof err);
+    int rc = server_decode(tree, true, true, false, &c, err, sizeof err);
     if (rc) fail_msg("decode: %s", err);
     json_decref(tree);
     return c;
@@ -60,7 +68,7 @@ static struct frps_config *from_yaml_file(const char *path)
     if (yaml_tree_parse(text, len, true, &tree, NULL, err, sizeof err)) fail_msg("yaml: %s", err);
     free(text);
     struct frps_config *c = NULL;
-    if (cfg_server_decode(tree, true, true, true, &c, err, sizeof err)) fail_msg("decode: %s", err);
+    if (server_decode(tree, true, true, true, &c, err, sizeof err)) fail_msg("decode: %s", err);
     json_decref(tree);
     return c;
 }
@@ -72,7 +80,7 @@ static struct frps_config *from_json_file(const char *path)
     assert_non_null(tree);
     struct frps_config *c = NULL;
     char err[512];
-    if (cfg_server_decode(tree, true, false, false, &c, err, sizeof err)) fail_msg("decode: %s", err);
+    if (server_decode(tree, true, false, false, &c, err, sizeof err)) fail_msg("decode: %s", err);
     json_decref(tree);
     return c;
 }
