@@ -100,7 +100,8 @@ static json_t *proxy_msg_json(const msg_new_proxy *np, const char *type)
     return o;
 }
 
-static const struct svr_proxy_kind *const proxy_kinds[] = {&svr_proxy_tcp, &svr_proxy_udp};
+static const struct svr_proxy_kind *const proxy_kinds[] = {&svr_proxy_tcp, &svr_proxy_udp, &svr_proxy_http,
+                                                            &svr_proxy_https, &svr_proxy_tcpmux};
 
 static const struct svr_proxy_kind *proxy_kind(const char *type)
 {

@@ -74,7 +74,7 @@ static int svc_init(struct server *svr, uv_loop_t *loop, const struct frps_confi
     if (rc) return rc;
     svr->tcp_ports = svr_ports_new(cfg->allow_ports.items, cfg->allow_ports.n, svc_probe_tcp, svr);
     svr->udp_ports = svr_ports_new(cfg->allow_ports.items, cfg->allow_ports.n, svc_probe_udp, svr);
-    if (!svr->tcp_ports || !svr->udp_ports) {
+    if (!svr->tcp_ports || !svr->udp_ports || svr_vhost_init(svr)) {
         snprintf(err, errlen, "out of memory");
         return UV_ENOMEM;
     }
@@ -83,6 +83,7 @@ static int svc_init(struct server *svr, uv_loop_t *loop, const struct frps_confi
 
 static void svc_free(struct server *svr)
 {
+    svr_vhost_free(svr);
     svr_ports_free(svr->tcp_ports);
     svr_ports_free(svr->udp_ports);
     if (svr->tls) tls_ctx_free(svr->tls);
@@ -98,6 +99,7 @@ static void svc_stop(struct server *svr)
     if (svr->listener) tcp_listener_close(svr->listener);
     svr->listener = NULL;
     svr_bind_stop(svr);
+    svr_vhost_stop(svr);
     svr_control_stop_all(svr);
     svr_userconn_stop_all(svr);
     log_stop_rotation_timer();
@@ -127,6 +129,15 @@ int server_run(struct frps_config *cfg, const char *config_path)
         svc_free(&svr);
         return rc;
     }
+    rc = svr_vhost_listen_tcpmux(&svr, err, sizeof err);
+    if (rc) {
+        printf("%s\n", err);
+        fflush(stdout);
+        svc_stop(&svr);
+        uv_run(loop, UV_RUN_DEFAULT);
+        svc_free(&svr);
+        return rc;
+    }
     struct tcp_options opts = {.nodelay = true,
                                .keepalive_secs = (int)cfg->transport.tcp_keepalive};
     rc = tcp_listen(loop, cfg->bind_addr, (int)cfg->bind_port, 4096, &opts, svc_on_conn, &svr,
@@ -134,6 +145,7 @@ int server_run(struct frps_config *cfg, const char *config_path)
     if (rc) {
         printf("create server listener error, %s\n", err);
         fflush(stdout);
+        svc_stop(&svr);
         uv_run(loop, UV_RUN_DEFAULT);
         svc_free(&svr);
         return rc;
@@ -141,6 +153,15 @@ int server_run(struct frps_config *cfg, const char *config_path)
     char addr[300];
     tcp_join_host_port(addr, sizeof addr, cfg->bind_addr, (int)cfg->bind_port);
     log_info("frps tcp listen on %s", addr);
+    rc = svr_vhost_listen_http(&svr, err, sizeof err);
+    if (rc) {
+        printf("%s\n", err);
+        fflush(stdout);
+        svc_stop(&svr);
+        uv_run(loop, UV_RUN_DEFAULT);
+        svc_free(&svr);
+        return rc;
+    }
     log_info("frps started successfully");
     log_start_rotation_timer(loop);
 

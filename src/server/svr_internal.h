@@ -25,6 +25,7 @@ struct yamux_session;
 struct ratelimit;
 struct cfg_proxy;
 struct join;
+struct svr_vhost;
 
 #define SVR_VERSION "0.61.1"
 #define SVR_CONN_READ_TIMEOUT_MS 10000 /* classification, TLS sniff, first frame */
@@ -192,6 +193,7 @@ struct server {
     struct svr_link sessions;  /* struct svr_session: yamux sessions */
     struct svr_link ctls;      /* struct svr_control: every control not yet freed */
     struct svr_link userconns; /* struct svr_userconn: user connections in progress */
+    struct svr_vhost *vhost;   /* http/https/tcpmux front doors (vhost.c); owned */
     bool stopping;
 };
 
@@ -260,6 +262,9 @@ struct svr_proxy {
 
 extern const struct svr_proxy_kind svr_proxy_tcp;
 extern const struct svr_proxy_kind svr_proxy_udp;
+extern const struct svr_proxy_kind svr_proxy_http;   /* proxy_vhost.c */
+extern const struct svr_proxy_kind svr_proxy_https;
+extern const struct svr_proxy_kind svr_proxy_tcpmux;
 
 /* Handles NewProxy for ctl: builds and validates the proxy, checks maxPortsPerClient
  * (*ports_used is ctl's count, updated) and the name, runs it. On success *out is the
@@ -300,6 +305,21 @@ void svr_userconn_stop_all(struct server *svr);
 /* Wraps work in p's encryption, compression and rate limit. Returns 0 (*out owns work)
  * or a negative code (work is closed). */
 int svr_proxy_layers(struct svr_proxy *p, stream *work, stream **out);
+
+/* ---- vhost front doors (vhost.c, vhost_http.c, vhost_https.c, vhost_tcpmux.c) ---- */
+
+/* Creates svr->vhost (routers; no listener yet). 0 or UV_ENOMEM. */
+int svr_vhost_init(struct server *svr);
+/* Listens on tcpmuxHTTPConnectPort if set (frp does this before the bind port). 0 or a
+ * negative code with the text to print in err. */
+int svr_vhost_listen_tcpmux(struct server *svr, char *err, size_t errlen);
+/* Listens on vhostHTTPPort / vhostHTTPSPort if set, or installs the bind-port hooks
+ * when they share bindPort. 0 or a negative code with the text to print in err. */
+int svr_vhost_listen_http(struct server *svr, char *err, size_t errlen);
+/* Closes the listeners and every vhost connection (clean shutdown). */
+void svr_vhost_stop(struct server *svr);
+/* Frees svr->vhost (after the loop ended). */
+void svr_vhost_free(struct server *svr);
 
 /* A monotonic clock in milliseconds. */
 static inline uint64_t svr_now_ms(void)
