@@ -199,12 +199,17 @@ def start_tunnel(tmp, bins, proxies, probe, frps_extra="", timeout=15.0):
 
 
 def rss_kib(pid):
-    """VmRSS of pid in KiB from /proc/<pid>/status."""
+    """(VmRSS, RssAnon) of pid in KiB from /proc/<pid>/status: all resident pages, and
+    the private ones (heap, stacks, written data; no shared library or file pages)."""
+    got = {}
     with open("/proc/%d/status" % pid) as f:
         for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise BenchError("no VmRSS for pid %d" % pid)
+            key = line.split(":")[0]
+            if key in ("VmRSS", "RssAnon"):
+                got[key] = int(line.split()[1])
+    if len(got) != 2:
+        raise BenchError("no VmRSS/RssAnon for pid %d" % pid)
+    return got["VmRSS"], got["RssAnon"]
 
 
 def die(msg):

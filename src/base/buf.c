@@ -1,12 +1,17 @@
 /* Reference-counted chunks (see buf.h) and the per-thread free list that keeps
- * BUF_CHUNK_SIZE chunks for reuse, so the read path allocates nothing in steady state. */
+ * BUF_CHUNK_SIZE chunks for reuse, so the read path allocates nothing in steady state.
+ * Small requests get an exact allocation instead: a 100-byte message must not pin
+ * 64 KiB while it waits in a queue (1,000 idle connections would hold 64 MiB). */
 #include "base/buf.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Spare chunks kept per thread: 256 * 64 KiB = 16 MiB at most. */
-#define BUF_POOL_MAX 256
+/* Spare chunks kept per thread: 64 * 64 KiB = 4 MiB at most, about the working set of
+ * a busy tunnel (yamux in flight, join high-water marks); more would only be memory
+ * that an idle process keeps after a burst. */
+#define BUF_POOL_MAX 64
 
 /* A spare chunk stores the next pointer at the start of its data. The free list is
  * owned by the thread; chunks in it are owned by the list. */
@@ -25,13 +30,15 @@ buf_chunk *buf_chunk_alloc(size_t size)
     if (size == 0) size = BUF_CHUNK_SIZE;
     if (size > UINT32_MAX - sizeof(buf_chunk)) return NULL;
     buf_chunk *c;
-    if (size <= BUF_CHUNK_SIZE && buf_pool_head) {
+    /* Requests above BUF_SMALL_MAX take a whole (recyclable) chunk; smaller ones an
+     * exact allocation that is freed after use. */
+    bool pooled = size > BUF_SMALL_MAX && size <= BUF_CHUNK_SIZE;
+    if (pooled && buf_pool_head) {
         c = buf_pool_head;
         buf_pool_head = buf_pool_next(c);
         buf_pool_len--;
     } else {
-        /* Small requests still get a full chunk so that it can be recycled. */
-        size_t n = size <= BUF_CHUNK_SIZE ? BUF_CHUNK_SIZE : size;
+        size_t n = pooled ? BUF_CHUNK_SIZE : size;
         c = malloc(sizeof(buf_chunk) + n);
         if (!c) return NULL;
         c->size = (uint32_t)n;

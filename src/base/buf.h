@@ -3,7 +3,8 @@
  * A chunk is one allocation holding a reference count and bytes. A buf_ref is a slice
  * of a chunk that owns one reference to it. Reads land in chunks and travel onward as
  * buf_refs without copying; only layers that transform bytes (TLS, AES, snappy) copy.
- * Chunks of BUF_CHUNK_SIZE or less come from a per-thread free list. */
+ * Chunks of BUF_CHUNK_SIZE come from a per-thread free list; requests of BUF_SMALL_MAX
+ * bytes or less get an exact allocation, so small data never pins a whole chunk. */
 #ifndef CFRP_BASE_BUF_H
 #define CFRP_BASE_BUF_H
 
@@ -11,6 +12,7 @@
 #include <stdint.h>
 
 #define BUF_CHUNK_SIZE (64 * 1024)
+#define BUF_SMALL_MAX (16 * 1024)
 
 typedef struct buf_chunk {
     uint32_t refs;
@@ -25,7 +27,8 @@ typedef struct buf_ref {
 } buf_ref;
 
 /* A new chunk with refs = 1 and at least size usable bytes (size 0 means
- * BUF_CHUNK_SIZE). NULL when out of memory. */
+ * BUF_CHUNK_SIZE): exactly size bytes up to BUF_SMALL_MAX, a pooled BUF_CHUNK_SIZE
+ * chunk up to BUF_CHUNK_SIZE, exactly size bytes above. NULL when out of memory. */
 buf_chunk *buf_chunk_alloc(size_t size);
 void buf_chunk_retain(buf_chunk *c);
 /* Drops one reference; the last one returns the chunk to the free list or frees it. */

@@ -22,7 +22,9 @@ struct cpending {
     struct csess *sess; /* one reference */
     dial_req *dial;     /* without tcpMux: the carrier being dialed */
     stream *st;         /* the frp connection once open */
-    msg_reader rd;
+    msg_reader *rd;     /* owned; made when the first byte arrives (a reader holds
+                           10 KiB, and a burst of user connections makes many waiting
+                           work connections) */
 };
 
 struct csess {
@@ -94,6 +96,7 @@ static void cpending_free(struct cpending *w)
 {
     clink_del(&w->link);
     struct csess *s = w->sess;
+    free(w->rd);
     free(w);
     csess_unref(s);
 }
@@ -239,7 +242,18 @@ static void cpending_read(stream *st, ssize_t nread, buf_ref data)
     size_t used = 0;
     msg m;
     char err[256] = "";
-    int rc = msg_reader_feed(&w->rd, data.base, data.len, &used, &m, err, sizeof err);
+    if (!w->rd) {
+        w->rd = malloc(sizeof *w->rd);
+        if (!w->rd) {
+            buf_ref_release(&data);
+            clink_del(&w->link);
+            stream_close(st);
+            return;
+        }
+        msg_reader_init(w->rd);
+        msg_reader_expect(w->rd, MSG_START_WORK_CONN);
+    }
+    int rc = msg_reader_feed(w->rd, data.base, data.len, &used, &m, err, sizeof err);
     if (rc == 0) {
         buf_ref_release(&data);
         return;
@@ -274,6 +288,7 @@ static void cpending_read(stream *st, ssize_t nread, buf_ref data)
     msg_clear(&m);
     buf_ref_release(&data);
     struct csess *sess = w->sess;
+    free(w->rd);
     free(w);
     csess_unref(sess);
 }
@@ -330,8 +345,6 @@ static void csess_req_work_conn(struct csess *s)
     w->sess = s;
     csess_ref(s);
     clink_push(&s->pending, &w->link);
-    msg_reader_init(&w->rd);
-    msg_reader_expect(&w->rd, MSG_START_WORK_CONN);
     if (s->mux) {
         stream *st;
         int rc = yamux_session_open(s->mux, &st);

@@ -16,7 +16,12 @@
 #define YS_BATCH_BUFS 64             /* buf_refs per inner write */
 #define YS_BATCH_BYTES (256 * 1024)  /* payload per inner write (soft) */
 #define YS_INFLIGHT_MAX (1024 * 1024) /* bytes handed to inner, not yet completed */
-#define YS_FRAME_MAX (64 * 1024)     /* payload per Data frame */
+/* Payload per Data frame (also bounded by the peer's window). Large frames keep the
+ * receiver's work per byte low: a carrier read (64 KiB) then mostly falls inside one
+ * frame and reaches the application as one piece, so one local write, instead of
+ * being cut at a frame boundary into two. fatedier/yamux accepts any length within
+ * the window. */
+#define YS_FRAME_MAX (256 * 1024)
 #define YS_HDR_CHUNK 4096            /* header bytes per batch (341 headers) */
 #define YS_CTL_HIGH 4096             /* queued control frames: stop reading inner */
 #define YS_CTL_LOW 1024              /* ... and resume below this */
@@ -600,7 +605,9 @@ static void ys_on_batch_written(stream *inner, int status, void *arg)
     if (status < 0) {
         if (status != UV_ECANCELED) log_debug("yamux: carrier write failed: %s", err_str(status));
         ys_sess_fail(s, status);
-    } else {
+    } else if (s->ctl_len || s->ready_head) {
+        /* room in flight again for what waits; with nothing waiting, scheduling would
+         * only cost a loop iteration on every request-response exchange */
         ys_schedule(s);
     }
     ys_sess_unhold(s);

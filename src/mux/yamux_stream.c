@@ -93,8 +93,11 @@ static int ys_rq_append(yamux_stream *st, const char *p, size_t len)
         if (t && t->ref.chunk->refs == 1)
             room = t->ref.chunk->size - (size_t)(t->ref.base + t->ref.len - t->ref.chunk->data);
         if (!room) {
+            /* Sized to what arrives (at least 1 KiB, at most a whole chunk), so a
+             * stream that buffers a few bytes before it is read holds a few bytes. */
+            size_t want = len < 1024 ? 1024 : len < BUF_CHUNK_SIZE ? len : BUF_CHUNK_SIZE;
             ys_rbuf *n = calloc(1, sizeof *n);
-            buf_chunk *c = n ? buf_chunk_alloc(BUF_CHUNK_SIZE) : NULL;
+            buf_chunk *c = n ? buf_chunk_alloc(want) : NULL;
             if (!c) {
                 free(n);
                 return UV_ENOMEM;

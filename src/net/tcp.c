@@ -17,14 +17,17 @@
  * inline; larger writes get an exact allocation that is freed after use. */
 #define TCP_SPARE_WREQS 4
 #define TCP_WREQ_INLINE 8
+/* Reads up to this size are copied out of the 64 KiB read chunk (see tcp_on_read). */
+#define TCP_SMALL_READ 4096
 
 typedef struct tcp_stream tcp_stream;
 
-/* One uv_write in flight; owns the references in bufs until the callback. */
+/* One uv_write in flight, or a write that went out at once and waits for its callback
+ * (on the done list); owns the references in bufs until the callback. */
 typedef struct tcp_wreq {
     uv_write_t req;
     tcp_stream *ts;
-    struct tcp_wreq *next; /* in the spare list */
+    struct tcp_wreq *next; /* in the spare list or the done list */
     stream_write_cb cb;
     void *arg;
     size_t n, cap;
@@ -32,14 +35,17 @@ typedef struct tcp_wreq {
     uv_buf_t *uvbufs; /* cap entries, after bufs */
 } tcp_wreq;
 
-/* One connection. Owned by whoever holds the stream; after close() by itself, freed in
- * the handle's close callback. */
+/* One connection. Owned by whoever holds the stream; after close() by itself, freed
+ * once the close callbacks of both handles ran. */
 struct tcp_stream {
     stream base;
     uv_tcp_t h;
+    uv_idle_t idle; /* runs the callbacks of the done list */
     uv_shutdown_t sreq;
     tcp_wreq *spare; /* reusable write requests, owned here */
     unsigned nspare;
+    tcp_wreq *done_head, *done_tail; /* written at once, callback due; owned here */
+    int pending_closes; /* handles still closing after close() */
     bool reading, closing;
 };
 
@@ -103,7 +109,17 @@ static void tcp_on_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
     tcp_stream *ts = h->data;
     buf_chunk *c = buf->base ? (buf_chunk *)(buf->base - offsetof(buf_chunk, data)) : NULL;
     if (nread > 0) {
-        ts->base.on_read(&ts->base, nread, buf_ref_make(c, 0, (size_t)nread));
+        buf_ref r = buf_ref_make(c, 0, (size_t)nread);
+        if ((size_t)nread <= TCP_SMALL_READ) {
+            /* A small read moves into an exact copy and the chunk goes straight back to
+             * the pool, so data that waits in a queue never pins 64 KiB. */
+            buf_ref small = buf_ref_copy(r.base, r.len);
+            if (small.chunk) {
+                buf_ref_release(&r);
+                r = small;
+            }
+        }
+        ts->base.on_read(&ts->base, nread, r);
         return;
     }
     buf_chunk_release(c);
@@ -159,15 +175,62 @@ static tcp_wreq *tcp_wreq_get(tcp_stream *ts, size_t n)
     return w;
 }
 
+/* Runs the callbacks of writes that went out at once, in order. */
+static void tcp_run_done(tcp_stream *ts)
+{
+    while (ts->done_head) {
+        tcp_wreq *w = ts->done_head;
+        ts->done_head = w->next;
+        if (!ts->done_head) ts->done_tail = NULL;
+        stream_write_cb cb = w->cb;
+        void *arg = w->arg;
+        tcp_wreq_recycle(ts, w);
+        if (cb) cb(&ts->base, 0, arg);
+    }
+}
+
+static void tcp_on_idle(uv_idle_t *h)
+{
+    tcp_stream *ts = h->data;
+    uv_idle_stop(h);
+    tcp_run_done(ts);
+}
+
 static void tcp_on_write(uv_write_t *req, int status)
 {
     tcp_wreq *w = (tcp_wreq *)req;
     tcp_stream *ts = w->ts;
+    tcp_run_done(ts); /* writes that went out earlier complete first */
     for (size_t k = 0; k < w->n; k++) buf_ref_release(&w->bufs[k]);
     stream_write_cb cb = w->cb;
     void *arg = w->arg;
     tcp_wreq_recycle(ts, w);
     if (cb) cb(&ts->base, status, arg);
+}
+
+/* Tries to send w's *nuv buffers now. Returns 1 if all went out (the references are
+ * released), 0 if some remain (the sent bytes are cut from uvbufs, *nuv updated); the
+ * references stay with w until its callback either way. libuv's uv_write
+ * would also send at once, but its completion costs an epoll_ctl() and an extra loop
+ * iteration per write, which a request-response exchange pays on every hop. */
+static int tcp_try_send(tcp_stream *ts, tcp_wreq *w, size_t *nuvp)
+{
+    size_t nuv = *nuvp;
+    int sent = uv_try_write((uv_stream_t *)&ts->h, w->uvbufs, (unsigned)nuv);
+    if (sent < 0) return 0; /* EAGAIN, or an error that uv_write will report */
+    size_t left = (size_t)sent, k = 0;
+    while (k < nuv && left >= w->uvbufs[k].len) left -= w->uvbufs[k++].len;
+    if (k == nuv) {
+        for (size_t i = 0; i < w->n; i++) buf_ref_release(&w->bufs[i]);
+        w->n = 0;
+        return 1;
+    }
+    size_t m = 0;
+    for (size_t i = k; i < nuv; i++) w->uvbufs[m++] = w->uvbufs[i];
+    w->uvbufs[0].base += left;
+    w->uvbufs[0].len -= left;
+    *nuvp = m;
+    return 0;
 }
 
 static int tcp_write(stream *s, buf_ref *bufs, size_t nbufs, stream_write_cb cb, void *arg)
@@ -191,9 +254,18 @@ static int tcp_write(stream *s, buf_ref *bufs, size_t nbufs, stream_write_cb cb,
     }
     /* libuv wants at least one buffer; an empty write still completes in order. */
     static char tcp_empty[1];
-    if (nbufs == 0) w->uvbufs[0] = uv_buf_init(tcp_empty, 0);
-    rc = uv_write(&w->req, (uv_stream_t *)&ts->h, w->uvbufs, nbufs ? (unsigned)nbufs : 1,
-                  tcp_on_write);
+    size_t nuv = nbufs;
+    if (nbufs == 0) w->uvbufs[nuv++] = uv_buf_init(tcp_empty, 0);
+    if (nbufs > 0 && uv_stream_get_write_queue_size((uv_stream_t *)&ts->h) == 0 &&
+        tcp_try_send(ts, w, &nuv)) {
+        w->next = NULL;
+        if (ts->done_tail) ts->done_tail->next = w;
+        else ts->done_head = w;
+        ts->done_tail = w;
+        uv_idle_start(&ts->idle, tcp_on_idle);
+        return 0;
+    }
+    rc = uv_write(&w->req, (uv_stream_t *)&ts->h, w->uvbufs, (unsigned)nuv, tcp_on_write);
     if (rc) {
         for (size_t k = 0; k < nbufs; k++) buf_ref_release(&w->bufs[k]);
         tcp_wreq_recycle(ts, w);
@@ -216,6 +288,9 @@ static int tcp_shutdown(stream *s)
 static void tcp_on_closed(uv_handle_t *h)
 {
     tcp_stream *ts = h->data;
+    if (--ts->pending_closes > 0) return;
+    /* Writes that went out before close() report success, as libuv does for its own. */
+    tcp_run_done(ts);
     while (ts->spare) {
         tcp_wreq *w = ts->spare;
         ts->spare = w->next;
@@ -231,6 +306,8 @@ static void tcp_close(stream *s)
     if (ts->closing) return;
     ts->closing = true;
     ts->reading = false;
+    ts->pending_closes = 2;
+    uv_close((uv_handle_t *)&ts->idle, tcp_on_closed);
     uv_close((uv_handle_t *)&ts->h, tcp_on_closed);
 }
 
@@ -272,8 +349,10 @@ int tcp_stream_new(uv_loop_t *loop, stream **out)
         free(ts);
         return rc;
     }
+    uv_idle_init(loop, &ts->idle);
     ts->base.ops = &tcp_ops;
     ts->h.data = ts;
+    ts->idle.data = ts;
     *out = &ts->base;
     return 0;
 }

@@ -1,17 +1,17 @@
 /* TLS over any stream (see tls.h).
  *
- * Bytes read from the stream below go into a memory BIO (rbio) that OpenSSL reads;
- * OpenSSL writes records into another memory BIO (wbio) that tls_flush() moves into
- * buffer chunks and writes below. tls_advance() runs the state machine: handshake,
- * then decryption towards the reader. It runs from the read callback of the stream
- * below and from an idle handle (for work that must not run inside a caller's call,
- * such as delivering buffered plaintext after read_start). The stream below is only
- * read while the handshake runs or the reader wants data, so rbio holds at most about
- * one read of the stream below. */
+ * OpenSSL talks to a BIO of our own (tls_bio_*): it reads ciphertext straight from the
+ * chunks the stream below delivered (queued in inq) and writes records straight into
+ * buffer chunks (outq) that tls_flush() writes below. Compared with memory BIOs this
+ * saves a copy (and a zero-fill) of every byte in each direction. tls_advance() runs
+ * the state machine: handshake, then decryption towards the reader. It runs from the
+ * read callback of the stream below and from an idle handle (for work that must not
+ * run inside a caller's call, such as delivering buffered plaintext after read_start).
+ * The stream below is only read while the handshake runs or the reader wants data, and
+ * while inq has room, so inq holds at most TLS_INQ_MAX reads of the stream below. */
 #include "net/tls.h"
 
 #include <arpa/inet.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,15 +21,23 @@
 #include <openssl/x509v3.h>
 
 #include "base/err.h"
+#include "base/log.h"
 #include "net/tls_cert.h"
 
 /* Decrypted chunks handed to the reader per tls_advance() run. */
 #define TLS_READS_PER_RUN 16
-/* Ciphertext chunks per write below. */
-#define TLS_FLUSH_BUFS 8
+/* Reads of the stream below waiting for OpenSSL; reading below stops while full. */
+#define TLS_INQ_MAX 8
+/* Ciphertext slices per write below (a longer run is written in several). */
+#define TLS_OUTQ_MAX 16
+/* The largest TLS record payload (OpenSSL's default max_send_fragment). */
+#define TLS_RECORD 16384
+/* Decrypted reads up to this size are copied out of their 64 KiB chunk (tls_deliver). */
+#define TLS_SMALL_READ 4096
 
 struct tls_ctx {
     SSL_CTX *ssl_ctx; /* one reference; each SSL holds its own */
+    BIO_METHOD *bio_method; /* owned; the BIO of every stream made from this context */
 };
 
 /* A write the user made: kept with its plaintext until the handshake is done, then
@@ -48,8 +56,15 @@ typedef struct tls_wreq {
 typedef struct tls_stream {
     stream base;
     stream *below; /* owned */
-    SSL *ssl;      /* owns rbio and wbio */
-    BIO *rbio, *wbio;
+    SSL *ssl;      /* owns bio */
+    BIO *bio;      /* ours (tls_bio_*): reads inq, writes outq */
+    buf_ref inq[TLS_INQ_MAX]; /* ring of ciphertext read below, owned */
+    unsigned inq_head, inq_n;
+    buf_ref outq[TLS_OUTQ_MAX]; /* ciphertext records not yet written below, owned */
+    size_t outq_n;
+    buf_chunk *ochunk; /* one reference: the chunk records are being written into */
+    size_t oused;      /* bytes of ochunk used */
+    int out_error;     /* a failed write below from inside OpenSSL's write */
     uv_idle_t idle;
     tls_handshake_cb hs_cb;
     void *hs_arg;
@@ -81,6 +96,26 @@ static int tls_ossl_error(char *err, size_t errlen, const char *fmt, const char 
     return CFRP_EINVAL;
 }
 
+static BIO_METHOD *tls_bio_method_new(void);
+
+/* Server without a configured certificate: installs the default one (made once per
+ * process by tls_cert_default) on ssl. 1 on success, 0 fails the handshake. */
+static int tls_default_cert_cb(SSL *ssl, void *arg)
+{
+    if (SSL_get_certificate(ssl)) return 1;
+    EVP_PKEY *k;
+    X509 *x;
+    char err[256];
+    if (tls_cert_default(&k, &x, err, sizeof err) != 0) {
+        log_warn("%s", err);
+        return 0;
+    }
+    int ok = SSL_use_certificate(ssl, x) == 1 && SSL_use_PrivateKey(ssl, k) == 1;
+    EVP_PKEY_free(k);
+    X509_free(x);
+    return ok;
+}
+
 static int tls_ctx_new(bool server, const struct tls_options *o, tls_ctx **out, char *err,
                        size_t errlen)
 {
@@ -98,15 +133,10 @@ static int tls_ctx_new(bool server, const struct tls_options *o, tls_ctx **out, 
         else if (SSL_CTX_check_private_key(c) != 1)
             rc = tls_ossl_error(err, errlen, "key %s does not match the certificate", o->key_file);
     } else if (server) {
-        EVP_PKEY *k;
-        X509 *x;
-        rc = tls_cert_default(&k, &x, err, errlen);
-        if (rc == 0) {
-            if (SSL_CTX_use_certificate(c, x) != 1 || SSL_CTX_use_PrivateKey(c, k) != 1)
-                rc = tls_ossl_error(err, errlen, "%s", "use the default certificate");
-            EVP_PKEY_free(k);
-            X509_free(x);
-        }
+        /* frp's default certificate is made at the first handshake, not here: an RSA
+         * key takes a good part of a second and pulls in code a server that never sees
+         * a TLS client does not need. */
+        SSL_CTX_set_cert_cb(c, tls_default_cert_cb, NULL);
     }
     const char *ca = o && o->trusted_ca_file && *o->trusted_ca_file ? o->trusted_ca_file : NULL;
     if (rc == 0 && ca) {
@@ -124,12 +154,15 @@ static int tls_ctx_new(bool server, const struct tls_options *o, tls_ctx **out, 
     }
     if (rc == 0) {
         tls_ctx *t = malloc(sizeof *t);
-        if (!t) rc = UV_ENOMEM;
-        if (t) {
+        BIO_METHOD *m = t ? tls_bio_method_new() : NULL;
+        if (m) {
             t->ssl_ctx = c;
+            t->bio_method = m;
             *out = t;
             return 0;
         }
+        free(t);
+        rc = UV_ENOMEM;
     }
     SSL_CTX_free(c);
     return rc;
@@ -149,6 +182,7 @@ void tls_ctx_free(tls_ctx *ctx)
 {
     if (!ctx) return;
     SSL_CTX_free(ctx->ssl_ctx);
+    BIO_meth_free(ctx->bio_method);
     free(ctx);
 }
 
@@ -173,43 +207,124 @@ static void tls_on_below_write(stream *below, int status, void *arg)
     free(w);
 }
 
-/* Moves everything OpenSSL has written into wbio to the stream below; the last write
- * carries w (which may be NULL) for its completion. Returns 0 or a negative code (w's
- * callback then runs with it from tls_fail or here). */
+/* Writes the records OpenSSL has produced (outq) to the stream below; that write
+ * carries w (which may be NULL) for its completion. Returns 0 or a negative code (w is
+ * then freed; its callback runs from the caller). */
 static int tls_flush(tls_stream *ts, tls_wreq *w)
 {
-    while (BIO_ctrl_pending(ts->wbio) > 0) {
-        buf_ref refs[TLS_FLUSH_BUFS];
-        size_t n = 0;
-        while (n < TLS_FLUSH_BUFS && BIO_ctrl_pending(ts->wbio) > 0) {
-            buf_chunk *c = buf_chunk_alloc(0);
-            if (!c) break;
-            int got = BIO_read(ts->wbio, c->data, (int)c->size);
-            if (got <= 0) {
-                buf_chunk_release(c);
-                break;
+    /* The partly used chunk is let go: an idle connection keeps no 64 KiB around. */
+    buf_chunk_release(ts->ochunk);
+    ts->ochunk = NULL;
+    ts->oused = 0;
+    if (ts->outq_n == 0) {
+        if (w) { /* nothing to send: complete it from the idle handle */
+            w->next = ts->done_head;
+            ts->done_head = w;
+            tls_kick(ts);
+        }
+        return 0;
+    }
+    size_t n = ts->outq_n;
+    ts->outq_n = 0; /* the write below takes the references, also when it fails */
+    int rc = stream_write(ts->below, ts->outq, n, w ? tls_on_below_write : NULL, w);
+    if (rc && w) free(w);
+    return rc;
+}
+
+/* ---- the BIO between OpenSSL and the queues ---- */
+
+/* OpenSSL reads ciphertext: copied out of the chunks in inq, which are released as
+ * they empty. Nothing queued reads as "retry" (the end of the stream below is handled
+ * by tls_deliver, which sees SSL_ERROR_WANT_READ with below_eof set). */
+static int tls_bio_read(BIO *b, char *out, int outl)
+{
+    tls_stream *ts = BIO_get_data(b);
+    BIO_clear_retry_flags(b);
+    size_t got = 0;
+    while (outl > 0 && got < (size_t)outl && ts->inq_n > 0) {
+        buf_ref *r = &ts->inq[ts->inq_head];
+        size_t take = r->len < (size_t)outl - got ? r->len : (size_t)outl - got;
+        memcpy(out + got, r->base, take);
+        r->base += take;
+        r->len -= take;
+        got += take;
+        if (r->len == 0) {
+            buf_ref_release(r);
+            ts->inq_head = (ts->inq_head + 1) % TLS_INQ_MAX;
+            ts->inq_n--;
+        }
+    }
+    if (got == 0) {
+        BIO_set_retry_read(b);
+        return -1;
+    }
+    return (int)got;
+}
+
+/* OpenSSL writes records: appended to ochunk, with one outq slice per contiguous run.
+ * A full outq is written below at once (without a callback). */
+static int tls_bio_write(BIO *b, const char *in, int inl)
+{
+    tls_stream *ts = BIO_get_data(b);
+    BIO_clear_retry_flags(b);
+    size_t left = inl > 0 ? (size_t)inl : 0;
+    while (left > 0) {
+        if (!ts->ochunk || ts->oused == ts->ochunk->size) {
+            buf_chunk_release(ts->ochunk);
+            ts->oused = 0;
+            ts->ochunk = buf_chunk_alloc(0);
+            if (!ts->ochunk) {
+                ts->out_error = UV_ENOMEM;
+                return -1;
             }
-            refs[n++] = buf_ref_make(c, 0, (size_t)got);
         }
-        if (n == 0) {
-            if (w) free(w);
-            return UV_ENOMEM;
+        char *at = ts->ochunk->data + ts->oused;
+        buf_ref *last = ts->outq_n ? &ts->outq[ts->outq_n - 1] : NULL;
+        if (!last || last->chunk != ts->ochunk || last->base + last->len != at) {
+            if (ts->outq_n == TLS_OUTQ_MAX) {
+                int rc = tls_flush(ts, NULL);
+                if (rc) {
+                    ts->out_error = rc;
+                    return -1;
+                }
+                continue; /* tls_flush let ochunk go */
+            }
+            buf_chunk_retain(ts->ochunk);
+            last = &ts->outq[ts->outq_n++];
+            *last = buf_ref_make(ts->ochunk, ts->oused, 0);
         }
-        bool last = BIO_ctrl_pending(ts->wbio) == 0;
-        int rc = stream_write(ts->below, refs, n, last && w ? tls_on_below_write : NULL,
-                              last ? w : NULL);
-        if (rc) {
-            if (w) free(w);
-            return rc;
-        }
-        if (last) return 0;
+        size_t room = ts->ochunk->size - ts->oused;
+        size_t take = left < room ? left : room;
+        memcpy(at, in, take);
+        last->len += take;
+        ts->oused += take;
+        in += take;
+        left -= take;
     }
-    if (w) { /* nothing to send: complete it from the idle handle */
-        w->next = ts->done_head;
-        ts->done_head = w;
-        tls_kick(ts);
+    return inl;
+}
+
+static long tls_bio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+    return cmd == BIO_CTRL_FLUSH ? 1 : 0; /* records are written below by tls_flush */
+}
+
+static int tls_bio_create(BIO *b)
+{
+    BIO_set_init(b, 1);
+    return 1;
+}
+
+static BIO_METHOD *tls_bio_method_new(void)
+{
+    BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "cfrp stream");
+    if (!m) return NULL;
+    if (BIO_meth_set_read(m, tls_bio_read) != 1 || BIO_meth_set_write(m, tls_bio_write) != 1 ||
+        BIO_meth_set_ctrl(m, tls_bio_ctrl) != 1 || BIO_meth_set_create(m, tls_bio_create) != 1) {
+        BIO_meth_free(m);
+        return NULL;
     }
-    return 0;
+    return m;
 }
 
 static void tls_fail_waiting(tls_stream *ts, int status)
@@ -264,20 +379,53 @@ static void tls_error_text(tls_stream *ts, char *out, size_t outlen)
     ERR_clear_error();
 }
 
-/* Encrypts the user's bufs and writes them below; w completes when they are sent. */
+static int tls_ssl_write(tls_stream *ts, const char *p, size_t len)
+{
+    size_t written;
+    if (SSL_write_ex(ts->ssl, p, len, &written) == 1) return 0;
+    ERR_clear_error();
+    return ts->out_error ? ts->out_error : CFRP_EPROTO;
+}
+
+/* Encrypts the user's bufs and writes them below; w completes when they are sent.
+ *
+ * Plaintext goes to OpenSSL in whole 16 KiB records where it can: yamux hands over
+ * each 12-byte frame header and its payload as separate buffers, and one SSL_write
+ * each would cost a record (an AEAD pass and 22 bytes on the wire) per header. Pieces
+ * are gathered in a record-sized buffer on the stack; runs of whole records that start
+ * on a record boundary are written from where they are. */
 static int tls_send(tls_stream *ts, buf_ref *bufs, size_t n, tls_wreq *w)
 {
+    char stage[TLS_RECORD];
+    size_t staged = 0;
+    int rc = ts->failed ? CFRP_EPROTO : 0;
     for (size_t k = 0; k < n; k++) {
-        if (bufs[k].len > 0 && !ts->failed) {
-            size_t written;
-            if (SSL_write_ex(ts->ssl, bufs[k].base, bufs[k].len, &written) != 1) {
-                for (; k < n; k++) buf_ref_release(&bufs[k]);
-                free(w);
-                ERR_clear_error();
-                return CFRP_EPROTO;
+        const char *p = bufs[k].base;
+        size_t len = bufs[k].len;
+        while (rc == 0 && len > 0) {
+            if (staged == 0 && len >= TLS_RECORD) {
+                size_t whole = len - len % TLS_RECORD;
+                rc = tls_ssl_write(ts, p, whole);
+                p += whole;
+                len -= whole;
+                continue;
+            }
+            size_t take = len < TLS_RECORD - staged ? len : TLS_RECORD - staged;
+            memcpy(stage + staged, p, take);
+            staged += take;
+            p += take;
+            len -= take;
+            if (staged == TLS_RECORD) {
+                rc = tls_ssl_write(ts, stage, staged);
+                staged = 0;
             }
         }
         buf_ref_release(&bufs[k]);
+    }
+    if (rc == 0 && staged > 0) rc = tls_ssl_write(ts, stage, staged);
+    if (rc) {
+        free(w);
+        return rc;
     }
     return tls_flush(ts, w);
 }
@@ -295,6 +443,7 @@ static void tls_below_read(stream *below, ssize_t nread, buf_ref data);
 
 static void tls_want_below(tls_stream *ts, bool want)
 {
+    if (ts->inq_n == TLS_INQ_MAX) want = false; /* OpenSSL must consume first */
     if (want == ts->below_reading || ts->below_eof || ts->failed || ts->closing) return;
     ts->below_reading = want;
     int rc = want ? stream_read_start(ts->below, tls_below_read) : stream_read_stop(ts->below);
@@ -338,7 +487,7 @@ static void tls_deliver_eof(tls_stream *ts)
     ts->base.on_read(&ts->base, UV_EOF, (buf_ref){NULL, NULL, 0});
 }
 
-/* Decrypts what rbio holds towards the reader, one chunk per read callback. */
+/* Decrypts what inq holds towards the reader, one chunk per read callback. */
 static void tls_deliver(tls_stream *ts)
 {
     int budget = TLS_READS_PER_RUN;
@@ -360,7 +509,17 @@ static void tls_deliver(tls_stream *ts)
         tls_flush(ts, NULL); /* anything OpenSSL answered (key updates) */
         if (got > 0) {
             /* A condition that stopped the loop shows again on the next SSL_read. */
-            ts->base.on_read(&ts->base, (ssize_t)got, buf_ref_make(c, 0, got));
+            buf_ref r = buf_ref_make(c, 0, got);
+            if (got <= TLS_SMALL_READ) {
+                /* Small messages move to an exact copy, so the 64 KiB chunk goes back
+                 * to the pool at once even if the reader queues the bytes. */
+                buf_ref small = buf_ref_copy(r.base, got);
+                if (small.chunk) {
+                    buf_ref_release(&r);
+                    r = small;
+                }
+            }
+            ts->base.on_read(&ts->base, (ssize_t)got, r);
             continue;
         }
         buf_chunk_release(c);
@@ -426,12 +585,13 @@ static void tls_below_read(stream *below, ssize_t nread, buf_ref data)
 {
     tls_stream *ts = below->data;
     if (nread > 0) {
-        int ok = data.len <= INT_MAX && BIO_write(ts->rbio, data.base, (int)data.len) == (int)data.len;
-        buf_ref_release(&data);
-        if (!ok) {
-            tls_fail(ts, UV_ENOMEM, "out of memory");
+        if (ts->inq_n == TLS_INQ_MAX) { /* the stream below ignored read_stop */
+            buf_ref_release(&data);
+            tls_fail(ts, CFRP_EPROTO, "read queue overflow");
             return;
         }
+        ts->inq[(ts->inq_head + ts->inq_n++) % TLS_INQ_MAX] = data;
+        if (ts->inq_n == TLS_INQ_MAX) tls_want_below(ts, false);
     } else {
         buf_ref_release(&data);
         ts->below_reading = false;
@@ -506,6 +666,17 @@ static int tls_shutdown(stream *s)
     return stream_shutdown(ts->below);
 }
 
+/* Frees ts and what it owns (OpenSSL's state and the queued ciphertext). */
+static void tls_stream_free(tls_stream *ts)
+{
+    SSL_free(ts->ssl);
+    for (unsigned k = 0; k < ts->inq_n; k++)
+        buf_ref_release(&ts->inq[(ts->inq_head + k) % TLS_INQ_MAX]);
+    for (size_t k = 0; k < ts->outq_n; k++) buf_ref_release(&ts->outq[k]);
+    buf_chunk_release(ts->ochunk);
+    free(ts);
+}
+
 static void tls_free_if_done(tls_stream *ts)
 {
     if (--ts->pending_closes > 0) return;
@@ -517,8 +688,7 @@ static void tls_free_if_done(tls_stream *ts)
         free(w);
     }
     if (ts->base.on_close) ts->base.on_close(&ts->base);
-    SSL_free(ts->ssl);
-    free(ts);
+    tls_stream_free(ts);
 }
 
 static void tls_on_idle_closed(uv_handle_t *h)
@@ -581,17 +751,15 @@ static tls_stream *tls_stream_new(tls_ctx *ctx, stream *below,
     tls_stream *ts = calloc(1, sizeof *ts);
     if (!ts) return NULL;
     ts->ssl = SSL_new(ctx->ssl_ctx);
-    ts->rbio = BIO_new(BIO_s_mem());
-    ts->wbio = BIO_new(BIO_s_mem());
-    if (!ts->ssl || !ts->rbio || !ts->wbio) {
+    ts->bio = BIO_new(ctx->bio_method);
+    if (!ts->ssl || !ts->bio) {
         SSL_free(ts->ssl);
-        BIO_free(ts->rbio);
-        BIO_free(ts->wbio);
+        BIO_free(ts->bio);
         free(ts);
         return NULL;
     }
-    BIO_set_mem_eof_return(ts->rbio, -1); /* empty means "wait", not EOF */
-    SSL_set_bio(ts->ssl, ts->rbio, ts->wbio);
+    BIO_set_data(ts->bio, ts);
+    SSL_set_bio(ts->ssl, ts->bio, ts->bio); /* one reference, used both ways */
     ts->base.ops = &tls_ops;
     ts->below = below;
     ts->hs_cb = hs_cb;
@@ -642,11 +810,14 @@ int tls_server_new(uv_loop_t *loop, tls_ctx *ctx, stream *below, const void *pre
     tls_stream *ts = tls_stream_new(ctx, below, hs_cb, arg);
     if (!ts) return UV_ENOMEM;
     SSL_set_accept_state(ts->ssl);
-    if (prefix_len > INT_MAX ||
-        (prefix_len > 0 && BIO_write(ts->rbio, prefix, (int)prefix_len) != (int)prefix_len)) {
-        SSL_free(ts->ssl);
-        free(ts);
-        return UV_ENOMEM;
+    if (prefix_len > 0) {
+        buf_ref r = buf_ref_copy(prefix, prefix_len);
+        if (!r.chunk) {
+            tls_stream_free(ts);
+            return UV_ENOMEM;
+        }
+        ts->inq[0] = r;
+        ts->inq_n = 1;
     }
     tls_start(loop, ts, out);
     return 0;

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -124,6 +125,10 @@ static int tls_cert_make_default(char *err, size_t errlen)
     }
     tls_cert_default_key = k;
     tls_cert_default_cert = c;
+    /* Key generation churns through ~1 MiB of short-lived big numbers, and it now
+     * runs in the middle of a handshake, when live allocations pin the top of the
+     * heap: give the freed pages back to the system. */
+    malloc_trim(0);
     return 0;
 }
 

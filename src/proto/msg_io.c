@@ -7,15 +7,15 @@
 
 int msg_send(stream *s, const msg *m, stream_write_cb cb, void *arg)
 {
-    buf_chunk *c = buf_chunk_alloc(MSG_FRAME_MAX);
-    if (c == NULL)
-        return UV_ENOMEM;
+    /* Encoded on the stack, then copied into a chunk of the frame's exact size: a
+     * queued message (one per new work connection) then holds ~100 bytes, not 10 KiB. */
+    char frame[MSG_FRAME_MAX];
     size_t len = 0;
-    int rc = msg_frame_encode(m, c->data, MSG_FRAME_MAX, &len);
-    if (rc < 0) {
-        buf_chunk_release(c);
+    int rc = msg_frame_encode(m, frame, sizeof frame, &len);
+    if (rc < 0)
         return rc;
-    }
-    buf_ref r = buf_ref_make(c, 0, len);
+    buf_ref r = buf_ref_copy(frame, len);
+    if (r.chunk == NULL)
+        return UV_ENOMEM;
     return stream_write(s, &r, 1, cb, arg);
 }
