@@ -494,10 +494,6 @@ int http_rewrite_request(const http_request *req, const struct http_rewrite_req_
     }
     write_req_framing(&b, req);
     hl_write_sorted(&l, &b, req_exclude);
-    if (o->add_accept_encoding_gzip && req->method != HTTP_HEAD &&
-        !http_header_count(req->headers, req->nheaders, "Accept-Encoding", NULL) &&
-        !http_header_count(req->headers, req->nheaders, "Range", NULL) && !b.oom)
-        sb_str(&b, "Accept-Encoding: gzip\r\n");
     sb_str(&b, "\r\n");
     bool oom = l.oom || xff.oom;
     hl_free(&l);
@@ -627,6 +623,56 @@ static const char *const resp_exclude[] = {"Transfer-Encoding", "Trailer", NULL}
 static const char *const resp_exclude_nobody[] = {"Content-Length", "Transfer-Encoding",
                                                   "Trailer", NULL};
 
+/* The response's headers as Go's ReverseProxy hands them to the server: hop-by-hop
+ * ones removed (not for a 101), a Content-Length that does not apply dropped,
+ * responseHeaders.set applied. 0 or UV_ENOMEM (l freed). */
+static int resp_headers(const http_response *resp, const struct http_rewrite_resp_opts *o, hlist *l)
+{
+    size_t names = hdr_name_bytes(resp->headers, resp->nheaders) +
+                   kv_name_bytes(o->set_headers, o->nset) + 64;
+    if (hl_reserve(l, resp->nheaders + o->nset + 4, names) != 0) {
+        hl_free(l);
+        return UV_ENOMEM;
+    }
+    for (size_t i = 0; i < resp->nheaders; i++)
+        hl_add(l, resp->headers[i].name, resp->headers[i].name_len, resp->headers[i].value,
+               resp->headers[i].value_len);
+    /* Go's ReverseProxy keeps the hop-by-hop headers of a 101 (they carry the upgrade). */
+    if (resp->body != HTTP_BODY_TUNNEL)
+        hl_remove_hop(l, resp->headers, resp->nheaders);
+    if (!resp->has_content_length)
+        hl_del(l, "Content-Length", 14);
+    for (size_t i = 0; i < o->nset; i++)
+        hl_set(l, o->set_headers[i].name, o->set_headers[i].value,
+               strlen(o->set_headers[i].value));
+    if (l->oom) {
+        hl_free(l);
+        return UV_ENOMEM;
+    }
+    return 0;
+}
+
+bool http_rewrite_response_sniffs(const http_response *resp, const struct http_rewrite_resp_opts *o)
+{
+    bool body = resp->body == HTTP_BODY_CHUNKED || resp->body == HTTP_BODY_CLOSE ||
+                (resp->body == HTTP_BODY_LENGTH && resp->content_length > 0);
+    if (!body || resp->interim || resp->status < 200 || resp->status == 204 || resp->status == 304)
+        return false;
+    hlist l = {0};
+    if (resp_headers(resp, o, &l) != 0)
+        return false;
+    /* Go looks at the first Content-Encoding value only. */
+    bool ce = false;
+    for (size_t i = 0; i < l.n; i++)
+        if (hl_named(&l.e[i], "Content-Encoding")) {
+            ce = l.e[i].vlen > 0;
+            break;
+        }
+    bool sniff = !ce && !hl_has(&l, "Content-Type");
+    hl_free(&l);
+    return sniff;
+}
+
 int http_rewrite_response(const http_response *resp, const struct http_rewrite_resp_opts *o,
                           char **out, size_t *outlen, enum http_body *out_body, char *err,
                           size_t errlen)
@@ -635,24 +681,9 @@ int http_rewrite_response(const http_response *resp, const struct http_rewrite_r
     if (rc != 0)
         return rc;
     hlist l = {0};
-    size_t names = hdr_name_bytes(resp->headers, resp->nheaders) +
-                   kv_name_bytes(o->set_headers, o->nset) + 64;
-    if (hl_reserve(&l, resp->nheaders + o->nset + 4, names) != 0) {
-        hl_free(&l);
+    if (resp_headers(resp, o, &l) != 0)
         return UV_ENOMEM;
-    }
-    for (size_t i = 0; i < resp->nheaders; i++)
-        hl_add(&l, resp->headers[i].name, resp->headers[i].name_len, resp->headers[i].value,
-               resp->headers[i].value_len);
     bool tunnel = resp->body == HTTP_BODY_TUNNEL;
-    /* Go's ReverseProxy keeps the hop-by-hop headers of a 101 (they carry the upgrade). */
-    if (!tunnel)
-        hl_remove_hop(&l, resp->headers, resp->nheaders);
-    if (!resp->has_content_length)
-        hl_del(&l, "Content-Length", 14);
-    for (size_t i = 0; i < o->nset; i++)
-        hl_set(&l, o->set_headers[i].name, o->set_headers[i].value,
-               strlen(o->set_headers[i].value));
 
     sbuf b = {0};
     const char *text = http_status_text(resp->status);
@@ -674,6 +705,8 @@ int http_rewrite_response(const http_response *resp, const struct http_rewrite_r
             size_t dl = http_date(o->now, date);
             sb_header(&b, "Date", 4, date, dl);
         }
+        if (o->content_type)
+            sb_header(&b, "Content-Type", 12, o->content_type, strlen(o->content_type));
         bool close = o->client_close;
         if (ob == HTTP_BODY_CHUNKED || ob == HTTP_BODY_CLOSE) {
             if (o->client_minor >= 1) {

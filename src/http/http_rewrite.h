@@ -8,12 +8,14 @@
  * hop headers removed (Connection and what it names, Proxy-Connection, Keep-Alive,
  * Proxy-Authenticate, Proxy-Authorization, Te except "trailers", Trailer,
  * Transfer-Encoding, Upgrade), Forwarded dropped, X-Forwarded-For appended to,
- * X-Forwarded-Host/Proto set, requestHeaders.set applied, upgrades kept, and
- * optionally Accept-Encoding: gzip last.
+ * X-Forwarded-Host/Proto set, requestHeaders.set applied, upgrades kept. Go's
+ * transport would also add "Accept-Encoding: gzip" and gunzip the answer; cfrp does
+ * not (docs/ARCHITECTURE.md, "Known differences from frp v0.61.1").
  *
  * Response: "HTTP/1.1 <code> <Go status text>", the backend's headers minus hop-by-hop
- * ones with responseHeaders.set applied, sorted, then Date (when absent), Connection:
- * close and Transfer-Encoding: chunked as Go's server adds them. */
+ * ones with responseHeaders.set applied, sorted, then Date (when absent), a sniffed
+ * Content-Type, Connection: close and Transfer-Encoding: chunked as Go's server adds
+ * them. */
 #ifndef CFRP_HTTP_REWRITE_H
 #define CFRP_HTTP_REWRITE_H
 
@@ -36,10 +38,6 @@ struct http_rewrite_req_opts {
     size_t nset;
     const char *client_ip;      /* user's IP without port; NULL drops X-Forwarded-For */
     bool tls;                   /* X-Forwarded-Proto: https instead of http */
-    /* Go's transport adds "Accept-Encoding: gzip" (client sent no Accept-Encoding nor
-     * Range, method not HEAD) and then gunzips the answer. Only set this when the
-     * caller also decompresses gzip responses for such requests. */
-    bool add_accept_encoding_gzip;
 };
 
 /* Builds the request head for the backend. *out is malloc'd (caller frees) and holds
@@ -59,6 +57,7 @@ struct http_rewrite_resp_opts {
     int client_minor;           /* the user's request was HTTP/1.<minor> */
     bool client_close;          /* the user's connection ends after this response */
     time_t now;                 /* for the Date header */
+    const char *content_type;   /* a sniffed type to add (http_rewrite_response_sniffs), or NULL */
 };
 
 /* Builds the response head for the user. *out_body says how the body must be written
@@ -68,6 +67,13 @@ struct http_rewrite_resp_opts {
 int http_rewrite_response(const http_response *resp, const struct http_rewrite_resp_opts *o,
                           char **out, size_t *outlen, enum http_body *out_body, char *err,
                           size_t errlen);
+
+/* True when Go's server would add a sniffed Content-Type to this response as frps
+ * passes it on: a body may follow (not HEAD, 1xx, 204, 304, a tunnel or
+ * Content-Length: 0), and neither a Content-Type (after the hop-by-hop headers go and
+ * o->set_headers apply) nor a non-empty Content-Encoding is present. Go then sniffs
+ * the first bytes it writes (http_sniff) and places the header after Date. */
+bool http_rewrite_response_sniffs(const http_response *resp, const struct http_rewrite_resp_opts *o);
 
 /* Go's http.StatusText (empty string for unknown codes). */
 const char *http_status_text(int code);

@@ -87,6 +87,11 @@ size_t vhost_router_count(const vhost_router *r)
     return r->nroutes;
 }
 
+size_t vhost_router_domains(const vhost_router *r)
+{
+    return r->ndomains;
+}
+
 static vr_domain *vr_find(const vhost_router *r, const char *dom, size_t n)
 {
     vr_domain *d = r->buckets[vr_hash(dom, n) % r->nbuckets];
@@ -94,6 +99,18 @@ static vr_domain *vr_find(const vhost_router *r, const char *dom, size_t n)
         if (strlen(d->domain) == n && memcmp(d->domain, dom, n) == 0)
             return d;
     return NULL;
+}
+
+/* Unlinks an empty domain from its chain and frees it, so that domains which come
+ * and go (frpc proxies registered and closed) do not accumulate. */
+static void vr_drop_domain(vhost_router *r, vr_domain *d)
+{
+    vr_domain **pp = &r->buckets[vr_hash(d->domain, strlen(d->domain)) % r->nbuckets];
+    while (*pp != d)
+        pp = &(*pp)->next;
+    *pp = d->next;
+    r->ndomains--;
+    vr_domain_free(d);
 }
 
 static void vr_lower(char *s)
@@ -170,8 +187,11 @@ int vhost_router_add(vhost_router *r, const char *domain, const char *location,
     if (d->n == d->cap) {
         size_t ncap = d->cap ? d->cap * 2 : 2;
         vr_route *nr = realloc(d->routes, ncap * sizeof(vr_route));
-        if (!nr)
+        if (!nr) {
+            if (d->n == 0)
+                vr_drop_domain(r, d);
             return UV_ENOMEM;
+        }
         d->routes = nr;
         d->cap = ncap;
     }
@@ -179,6 +199,8 @@ int vhost_router_add(vhost_router *r, const char *domain, const char *location,
     if (!nrt.location || !nrt.user) {
         free(nrt.location);
         free(nrt.user);
+        if (d->n == 0)
+            vr_drop_domain(r, d);
         return UV_ENOMEM;
     }
     size_t pos = d->n;
@@ -217,6 +239,8 @@ void vhost_router_del(vhost_router *r, const char *domain, const char *location,
             memmove(&d->routes[i], &d->routes[i + 1], (d->n - i - 1) * sizeof(vr_route));
             d->n--;
             r->nroutes--;
+            if (d->n == 0)
+                vr_drop_domain(r, d);
             return;
         }
     }

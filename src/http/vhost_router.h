@@ -23,7 +23,7 @@ void vhost_router_free(vhost_router *r);
 int vhost_router_add(vhost_router *r, const char *domain, const char *location,
                      const char *http_user, void *payload, char *err, size_t errlen);
 
-/* Removes the route of this triple, if any. */
+/* Removes the route of this triple, if any; a domain left without routes is freed. */
 void vhost_router_del(vhost_router *r, const char *domain, const char *location,
                       const char *http_user);
 
@@ -36,5 +36,8 @@ void *vhost_router_lookup(const vhost_router *r, const char *host, const char *p
 
 /* Number of routes held. */
 size_t vhost_router_count(const vhost_router *r);
+
+/* Number of distinct domains holding at least one route. */
+size_t vhost_router_domains(const vhost_router *r);
 
 #endif

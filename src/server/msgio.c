@@ -1,6 +1,9 @@
 /* frp frames on streams for frps: writing one message as one frame, feeding received
  * bytes to a frame reader, and Go-style address and error texts for log lines. */
 #include <arpa/inet.h>
+#include <inttypes.h>
+#include <net/if.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "base/err.h"
@@ -57,6 +60,8 @@ void svr_stream_local(const stream *s, char out[SVR_ADDR_TEXT])
     svr_addr_text(s, false, out);
 }
 
+/* ip holds at most 45 address characters, '%' and a zone of IF_NAMESIZE - 1
+ * characters or 10 digits: it fits in 64. */
 void svr_sockaddr_ip(const struct sockaddr *sa, char ip[64], uint16_t *port)
 {
     uint8_t raw[16];
@@ -78,6 +83,17 @@ void svr_sockaddr_ip(const struct sockaddr *sa, char ip[64], uint16_t *port)
     char text[IPADDR_TEXT];
     ipaddr_format(raw, text);
     memcpy(ip, text, strlen(text) + 1);
+    /* Go's address text keeps a link-local peer's zone, by interface name or, for an
+     * index without one, by number (protocol.md 6.9: "fe80::1%eth0"). */
+    uint32_t scope = sa->sa_family == AF_INET6 ? ((const struct sockaddr_in6 *)sa)->sin6_scope_id : 0;
+    if (scope != 0) {
+        char name[IF_NAMESIZE];
+        size_t n = strlen(ip);
+        if (if_indextoname(scope, name))
+            snprintf(ip + n, 64 - n, "%%%s", name);
+        else
+            snprintf(ip + n, 64 - n, "%%%" PRIu32, scope);
+    }
 }
 
 const char *svr_err_text(int code)

@@ -3,7 +3,6 @@
  * reservation of each proxy name's last port. */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +10,7 @@
 #include <unistd.h>
 
 #include "base/err.h"
+#include "server/bind_addr.h"
 #include "server/svr_internal.h"
 
 #define PORTS_N 65536
@@ -216,21 +216,8 @@ bool svr_port_probe_bind(const char *host, int port, bool udp)
         in6->sin6_addr = in6addr_any;
         in6->sin6_port = htons((uint16_t)port);
         len = sizeof *in6;
-    } else if (inet_pton(AF_INET, host, &in->sin_addr) == 1) {
-        in->sin_family = AF_INET;
-        in->sin_port = htons((uint16_t)port);
-        len = sizeof *in;
-    } else if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
-        in6->sin6_family = AF_INET6;
-        in6->sin6_port = htons((uint16_t)port);
-        len = sizeof *in6;
-    } else {
-        struct addrinfo hints = {.ai_family = AF_UNSPEC}, *res;
-        if (getaddrinfo(host, NULL, &hints, &res) != 0 || !res) return false;
-        memcpy(&ss, res->ai_addr, res->ai_addrlen);
-        len = res->ai_addrlen;
-        freeaddrinfo(res);
-        in->sin_port = htons((uint16_t)port); /* same offset for IPv6 */
+    } else if (svr_bind_addr(host, port, &ss, &len) != 0) {
+        return false;
     }
     int fd = socket(ss.ss_family, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
     if (fd < 0 && wildcard) { /* no IPv6 on this host */

@@ -218,9 +218,16 @@ void svr_proxy_close(struct svr_proxy *p)
 
 static void wc_next(struct svr_wc_task *t);
 
+/* t->work is cleared by wc_abort when it closes the stream under the pending write:
+ * then the stream is no longer ours to close (stream.h: close once) and a clean
+ * shutdown is no reason to retry or to warn. */
 static void wc_write_cb(stream *s, int status, void *arg)
 {
     struct svr_wc_task *t = arg;
+    if (!t->work) {
+        t->done(t, NULL);
+        return;
+    }
     t->work = NULL;
     if (status < 0) {
         log_warn("[%s] [%s] failed to send message to work connection from pool: %s, times: %d",
@@ -300,6 +307,15 @@ void svr_wc_task_cancel(struct svr_wc_task *t)
 {
     if (t->waiting) svr_control_cancel_wait(&t->req);
     t->waiting = false;
+}
+
+/* Ends a task whose StartWorkConn write is pending: closes the work connection, whose
+ * write callback then finishes the task with no connection. */
+static void wc_abort(struct svr_wc_task *t)
+{
+    stream *work = t->work;
+    t->work = NULL;
+    stream_close(work);
 }
 
 int svr_proxy_layers(struct svr_proxy *p, stream *work, stream **out)
@@ -416,7 +432,7 @@ void svr_userconn_stop_all(struct server *svr)
         if (uc->j) {
             join_abort(uc->j);
         } else if (uc->task.work) {
-            stream_close(uc->task.work);
+            wc_abort(&uc->task);
         } else if (uc->task.waiting) {
             svr_wc_task_cancel(&uc->task);
             uc_got_work(&uc->task, NULL);

@@ -2,7 +2,6 @@
  * proxyBindAddr:remotePort and one work connection at a time carrying UDPPacket frames
  * both ways. A work connection that fails or stays silent for 60 s is replaced. */
 #include <arpa/inet.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 #include "config/server_config.h"
 #include "net/tcp.h"
 #include "proto/udp_packet.h"
+#include "server/bind_addr.h"
 #include "server/svr_internal.h"
 
 #define UDP_START_DELAY_MS 500
@@ -223,19 +223,13 @@ static int udp_bind(struct udp_impl *u, const char *host, int port, char *err, s
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
     bool wildcard = !*host || !strcmp(host, "0.0.0.0") || !strcmp(host, "::");
+    socklen_t len;
     int rc = 0;
     if (wildcard) {
         rc = uv_ip6_addr("::", port, (struct sockaddr_in6 *)&ss);
-    } else if (uv_ip4_addr(host, port, (struct sockaddr_in *)&ss) != 0 &&
-               uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss) != 0) {
-        struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM}, *res;
-        if (getaddrinfo(host, NULL, &hints, &res) != 0 || !res) {
-            err_set(err, errlen, "lookup %s: no such host", host);
-            return CFRP_ENOTFOUND;
-        }
-        memcpy(&ss, res->ai_addr, res->ai_addrlen);
-        freeaddrinfo(res);
-        ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
+    } else if (svr_bind_addr(host, port, &ss, &len) != 0) {
+        err_set(err, errlen, "lookup %s: no such host", host);
+        return CFRP_ENOTFOUND;
     }
     u->sock = malloc(sizeof *u->sock);
     if (!u->sock) return UV_ENOMEM;

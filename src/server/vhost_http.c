@@ -32,6 +32,7 @@
 #include "http/http_request.h"
 #include "http/http_response.h"
 #include "http/http_rewrite.h"
+#include "http/http_sniff.h"
 #include "server/vhost_internal.h"
 
 static const char vh_continue[] = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -93,6 +94,10 @@ struct vh_backend {
     http_chunked ch;
     const buf_ref *cur;        /* the read being de-chunked */
     unsigned nw;               /* writes in flight on s */
+    /* While a Content-Length body's first bytes are gathered for Content-Type sniffing,
+     * the response head waits: HTTP_SNIFF_LEN bytes, owned, else NULL. */
+    char *sniff_buf;
+    size_t sniff_len;
     bool connecting, reading, s_closed, timer_closed, reusable, flush_close;
 };
 
@@ -291,6 +296,8 @@ static void vb_close(struct vh_backend *b)
         b->route->nidle--;
     }
     b->st = VB_CLOSED;
+    free(b->sniff_buf);
+    b->sniff_buf = NULL;
     if (b->c) vh_detach(b->c);
     if (b->connecting && b->task.waiting) {
         svr_wc_task_cancel(&b->task);
@@ -301,14 +308,19 @@ static void vb_close(struct vh_backend *b)
     vb_maybe_free(b);
 }
 
-/* Closes b once the writes in flight are done (a tunnel's last bytes). */
+/* Closes b once the writes in flight are done (a tunnel's last bytes). Meanwhile the
+ * backend is still read, and what it sends is dropped (vb_on_read): a byte from it
+ * must not close b before the flush, and nothing unread may be left for the close
+ * to turn into a reset. */
 static void vb_close_after_flush(struct vh_backend *b)
 {
     if (b->c) vh_detach(b->c);
-    if (b->nw == 0 || !b->s)
+    if (b->nw == 0 || !b->s) {
         vb_close(b);
-    else
+    } else {
         b->flush_close = true;
+        vb_update_reading(b);
+    }
 }
 
 static void vb_idle_timeout(uv_timer_t *t)
@@ -372,7 +384,7 @@ static void vb_update_reading(struct vh_backend *b)
 {
     if (b->st == VB_CLOSED || !b->s) return;
     bool want = false;
-    if (b->st == VB_IDLE || b->st == VB_HEAD)
+    if (b->st == VB_IDLE || b->st == VB_HEAD || b->flush_close)
         want = true;
     else if ((b->st == VB_BODY || b->st == VB_TUNNEL) && b->c && b->c->user)
         want = stream_queued(b->c->user) < VH_HIGH_WATER;
@@ -695,10 +707,16 @@ static void vb_dechunk_data(void *arg, const char *data, size_t len)
     vc_write(b->c, &part, 1);
 }
 
+static void vb_sniff_feed(struct vh_backend *b, buf_ref data);
+
 /* Response body bytes from the backend. Takes over data. */
 static void vb_body(struct vh_backend *b, buf_ref data)
 {
     struct vh_conn *c = b->c;
+    if (b->sniff_buf) {
+        vb_sniff_feed(b, data);
+        return;
+    }
     bool done = false;
     size_t take = data.len;
     if (b->in_body == HTTP_BODY_LENGTH) {
@@ -754,6 +772,118 @@ out:
     buf_ref_release(&data);
 }
 
+/* The options of the user's response head for b's response (kv holds the
+ * responseHeaders.set of b's proxy). */
+static void vb_resp_opts(struct vh_backend *b, http_kv kv[64], struct http_rewrite_resp_opts *o)
+{
+    const struct cfg_strmap *set = &b->p->cfg->response_headers.set;
+    size_t nkv = set->n < 64 ? set->n : 64;
+    for (size_t i = 0; i < nkv; i++) kv[i] = (http_kv){set->keys[i], set->vals[i]};
+    *o = (struct http_rewrite_resp_opts){.set_headers = kv,
+                                         .nset = nkv,
+                                         .client_minor = b->c->minor,
+                                         .client_close = !b->c->keep_alive,
+                                         .now = time(NULL)};
+}
+
+/* Writes the user's response head with content_type (NULL: none). 0, or a negative
+ * code when the front connection was closed (an error page or an abort). */
+static int vb_send_head(struct vh_backend *b, const char *content_type)
+{
+    struct vh_conn *c = b->c;
+    http_kv kv[64];
+    struct http_rewrite_resp_opts o;
+    vb_resp_opts(b, kv, &o);
+    o.content_type = content_type;
+    char *out = NULL, err[128];
+    size_t outlen = 0;
+    enum http_body ob;
+    int rc = http_rewrite_response(&b->rp.resp, &o, &out, &outlen, &ob, err, sizeof err);
+    if (rc) {
+        vc_error_page(c, 404, rc == CFRP_EINVAL ? err : "out of memory");
+        return rc;
+    }
+    buf_ref head = buf_ref_copy(out, outlen);
+    free(out);
+    if (!head.chunk) {
+        vc_abort(c);
+        return UV_ENOMEM;
+    }
+    return vc_write(c, &head, 1);
+}
+
+static void vb_sniff_chunk(void *arg, const char *data, size_t len)
+{
+    struct vh_backend *b = arg;
+    size_t room = HTTP_SNIFF_LEN - b->sniff_len;
+    size_t n = len < room ? len : room;
+    memcpy(b->sniff_buf + b->sniff_len, data, n);
+    b->sniff_len += n;
+}
+
+/* Go's server sniffs what the proxy writes first. With a Content-Length that is the
+ * first HTTP_SNIFF_LEN bytes of the body (its writer buffers them): if they did not
+ * come with the head, the head waits for them (*defer). A streamed body (chunked or
+ * until close) is flushed at once, so only data that came with the head is sniffed.
+ * Returns the type to add or NULL; b->sniff_buf is set when *defer. */
+static const char *vb_sniff_start(struct vh_backend *b, const buf_ref *rest, bool *defer)
+{
+    const http_response *resp = &b->rp.resp;
+    *defer = false;
+    if (resp->body == HTTP_BODY_LENGTH) {
+        uint64_t want = resp->content_length < HTTP_SNIFF_LEN ? resp->content_length : HTTP_SNIFF_LEN;
+        if (rest->len >= want) return http_sniff(rest->base, (size_t)want);
+        b->sniff_buf = malloc(HTTP_SNIFF_LEN);
+        b->sniff_len = 0;
+        *defer = b->sniff_buf != NULL; /* out of memory: no sniffing */
+        return NULL;
+    }
+    if (rest->len == 0) return NULL;
+    if (resp->body == HTTP_BODY_CLOSE) return http_sniff(rest->base, rest->len);
+    char buf[HTTP_SNIFF_LEN], err[8];
+    http_chunked ch;
+    http_chunked_init(&ch);
+    size_t used;
+    b->sniff_buf = buf;
+    b->sniff_len = 0;
+    http_chunked_feed(&ch, rest->base, rest->len, &used, vb_sniff_chunk, b, err, sizeof err);
+    b->sniff_buf = NULL;
+    return b->sniff_len > 0 ? http_sniff(buf, b->sniff_len) : NULL;
+}
+
+/* Body bytes while the head waits for the sniff (Content-Length bodies). Takes over
+ * data. */
+static void vb_sniff_feed(struct vh_backend *b, buf_ref data)
+{
+    size_t want = b->left < HTTP_SNIFF_LEN ? (size_t)b->left : HTTP_SNIFF_LEN;
+    size_t take = want - b->sniff_len;
+    if (take > data.len) take = data.len;
+    memcpy(b->sniff_buf + b->sniff_len, data.base, take);
+    b->sniff_len += take;
+    if (b->sniff_len < want) {
+        buf_ref_release(&data);
+        return;
+    }
+    char *got = b->sniff_buf;
+    size_t n = b->sniff_len;
+    b->sniff_buf = NULL;
+    buf_ref first = vb_send_head(b, http_sniff(got, n)) ? (buf_ref){0} : buf_ref_copy(got, n);
+    free(got);
+    if (!first.chunk) {
+        if (b->c && !b->c->closing) vc_abort(b->c);
+        buf_ref_release(&data);
+        return;
+    }
+    data.base += take;
+    data.len -= take;
+    if (n == b->left && data.len > 0) b->reusable = false; /* bytes after the response */
+    vb_body(b, first);
+    if (b->c && b->st == VB_BODY && data.len > 0)
+        vb_body(b, data);
+    else
+        buf_ref_release(&data);
+}
+
 /* The response head is complete; rest holds the bytes after it. */
 static void vb_head_done(struct vh_backend *b, buf_ref rest)
 {
@@ -764,15 +894,11 @@ static void vb_head_done(struct vh_backend *b, buf_ref rest)
         vc_error_page(c, 404, "backend tried to switch protocol without an upgrade request");
         return;
     }
-    const struct cfg_strmap *set = &b->p->cfg->response_headers.set;
     http_kv kv[64];
-    size_t nkv = set->n < 64 ? set->n : 64;
-    for (size_t i = 0; i < nkv; i++) kv[i] = (http_kv){set->keys[i], set->vals[i]};
-    struct http_rewrite_resp_opts o = {.set_headers = kv,
-                                       .nset = nkv,
-                                       .client_minor = c->minor,
-                                       .client_close = !c->keep_alive,
-                                       .now = time(NULL)};
+    struct http_rewrite_resp_opts o;
+    vb_resp_opts(b, kv, &o);
+    bool defer = false;
+    if (http_rewrite_response_sniffs(resp, &o)) o.content_type = vb_sniff_start(b, &rest, &defer);
     char *out = NULL, err[128];
     size_t outlen = 0;
     enum http_body ob;
@@ -790,16 +916,20 @@ static void vb_head_done(struct vh_backend *b, buf_ref rest)
     b->reusable = resp->keep_alive && resp->body != HTTP_BODY_CLOSE;
     http_chunked_init(&b->ch);
     if (ob == HTTP_BODY_CLOSE) c->keep_alive = false;
-    buf_ref head = buf_ref_copy(out, outlen);
-    free(out);
-    if (!head.chunk) {
-        buf_ref_release(&rest);
-        vc_abort(c);
-        return;
-    }
-    if (vc_write(c, &head, 1)) {
-        buf_ref_release(&rest);
-        return;
+    if (!defer) {
+        buf_ref head = buf_ref_copy(out, outlen);
+        free(out);
+        if (!head.chunk) {
+            buf_ref_release(&rest);
+            vc_abort(c);
+            return;
+        }
+        if (vc_write(c, &head, 1)) {
+            buf_ref_release(&rest);
+            return;
+        }
+    } else {
+        free(out);
     }
     if (resp->body == HTTP_BODY_TUNNEL) {
         vc_tunnel(c, rest);
@@ -823,6 +953,13 @@ static void vb_on_read(stream *s, ssize_t nread, buf_ref data)
 {
     struct vh_backend *b = s->data;
     struct vh_conn *c = b->c;
+    if (b->flush_close && b->st != VB_CLOSED) {
+        /* The user's EOF ended the tunnel: the backend's bytes have nowhere to go.
+         * Only an error (the writes would fail too) ends the flush early. */
+        buf_ref_release(&data);
+        if (nread < 0 && nread != UV_EOF) vb_close(b);
+        return;
+    }
     if (b->st == VB_CLOSED || b->st == VB_IDLE || !c) {
         /* An idle keep-alive connection that speaks or ends is not reusable. */
         buf_ref_release(&data);
@@ -1042,8 +1179,7 @@ static void vc_request(struct vh_conn *c)
                                           .set_headers = kv,
                                           .nset = nkv,
                                           .client_ip = c->ip,
-                                          .tls = false,
-                                          .add_accept_encoding_gzip = false};
+                                          .tls = false};
         char err[256];
         rc = http_rewrite_request(req, &o, &c->out_head, &c->out_len, err, sizeof err);
         if (rc == CFRP_EINVAL) log_warn("[%s] [%s] rewrite request error: %s", r->p->run_id, pc->name, err);

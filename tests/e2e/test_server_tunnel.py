@@ -374,11 +374,16 @@ def test_tls_login_and_work_conn(cfrp, mode):
 class MuxSession:
     """A minimal yamux client (frpc's side of tcpMux): odd stream ids, small payloads."""
 
-    def __init__(self, port):
-        self.sock = socket.create_connection((HOST, port), timeout=5)
+    def __init__(self, port, rcvbuf=None):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(5)
+        self.sock.connect((HOST, port))
         self.next_id = 1
         self.bufs = {}
         self.fins = set()
+        self.rx = {}  # payload bytes received per stream (the window they used)
         self.raw = b""
 
     def frame(self, typ, flags, sid, length, body=b""):
@@ -412,6 +417,7 @@ class MuxSession:
                 self.frame(2, 2, 0, length)  # answer keep-alive pings
             if fsid in self.bufs:
                 self.bufs[fsid] += body
+                self.rx[fsid] = self.rx.get(fsid, 0) + len(body)
                 if flags & 4:
                     self.fins.add(fsid)
 
@@ -460,3 +466,105 @@ def test_tcp_mux_session(cfrp):
     sess.sock.close()
     frps.wait_for(rf"\[{resp['run_id']}\] client exit success")
     frps.wait_for(r"\[m\] proxy closing")
+
+
+def wait_count(proc, pattern, n, timeout=10.0):
+    """Waits until pattern occurs n times in proc's stdout."""
+    deadline = time.monotonic() + timeout
+    while len(re.findall(pattern, proc.stdout())) < n:
+        assert time.monotonic() < deadline, f"fewer than {n} of {pattern!r}: {proc.stdout()}"
+        time.sleep(0.05)
+
+
+def test_clean_exit_with_start_work_conn_pending(cfrp, monkeypatch):
+    """SIGTERM while a StartWorkConn write is still queued on a work stream (the carrier
+    to frpc is full because frpc stops reading): the stream is closed once and the user
+    connection ends without the retry path's warnings."""
+    monkeypatch.setenv("CFRP_CLEAN_EXIT", "1")
+    port = free_port()
+    conf = cfrp.write("frps.toml", f'bindPort = {port}\nauth.token = "{TOKEN}"\n'
+                      'log.level = "trace"\n')
+    frps = cfrp.start("frps", "-c", conf)
+    frps.wait_for("frps started successfully")
+    sess = MuxSession(port, rcvbuf=4096)
+    busy = 13  # the pool holds min(pool_count, maxPoolCount) + 10
+    ctl, resp = login(port, sock=sess.open(), pool_count=busy + 1)
+    rport = free_port()
+    assert new_proxy(ctl, "p", remote_port=rport)["remote_addr"] == f":{rport}"
+    for _ in range(busy + 1):
+        Conn(port, sock=sess.open()).send("w", {"run_id": resp["run_id"]})
+    wait_count(frps, r"new work connection registered", busy + 1)
+    # From here on frpc reads nothing: user bytes fill the carrier to it.
+    users = []
+    chunk = b"x" * 65536
+    for _ in range(busy):
+        u = socket.create_connection((HOST, rport), timeout=5)
+        u.setblocking(False)
+        users.append(u)
+        for _ in range(4):  # the stream's whole 256 KiB window
+            try:
+                u.send(chunk)
+            except BlockingIOError:
+                break
+    time.sleep(0.5)
+    wait_count(frps, r"\[p\] get a new work connection", busy)
+    last = socket.create_connection((HOST, rport), timeout=5)
+    wait_count(frps, r"\[p\] get a new work connection", busy + 1)
+    time.sleep(0.3)
+    frps.popen.terminate()
+    res = frps.wait_exit(timeout=10)
+    assert_exit(res, 0)
+    log = frps.stdout() + frps.stderr()
+    assert len(re.findall(r"\[p\] get a new work connection", log)) == busy + 1, log
+    assert "failed to send message to work connection" not in log, log
+    assert "try to get work connection failed in the end" not in log, log
+    last.close()
+    for u in users:
+        u.close()
+
+
+
+def test_tunnel_last_bytes_survive_backend_byte(cfrp):
+    """A 101 tunnel where the user sends its last bytes and half-closes while frps still
+    has some of them queued on the work stream (its yamux send window is used up): a
+    byte the backend sends meanwhile must not cut that flush short."""
+    port, vport = free_port(), free_port()
+    conf = cfrp.write("frps.toml", f'bindPort = {port}\nauth.token = "{TOKEN}"\n'
+                      f'vhostHTTPPort = {vport}\nlog.level = "debug"\n')
+    frps = cfrp.start("frps", "-c", conf)
+    frps.wait_for("frps started successfully")
+    sess = MuxSession(port)
+    ctl, resp = login(port, sock=sess.open(), pool_count=0)
+    assert new_proxy(ctl, "ws", "http", custom_domains=["ws.test"])["remote_addr"]
+    ws = sess.open()
+    w = Conn(port, sock=ws)
+    w.send("w", {"run_id": resp["run_id"]})
+    frps.wait_for(r"new work connection registered")
+    user = socket.create_connection((HOST, vport), timeout=10)
+    user.sendall(b"GET /chat HTTP/1.1\r\nHost: ws.test\r\nUpgrade: websocket\r\n"
+                 b"Connection: Upgrade\r\n\r\n")
+    assert w.recv()[0] == "s"
+    while b"\r\n\r\n" not in w.buf + sess.bufs[ws.sid]:
+        sess.pump(ws.sid, len(sess.bufs[ws.sid]) + 1)
+    sess.bufs[ws.sid] = b""
+    ws.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+               b"Connection: Upgrade\r\n\r\n")
+    got = b""
+    while b"\r\n\r\n" not in got:
+        got += user.recv(1)
+    assert got.startswith(b"HTTP/1.1 101")
+    # The stream's window (256 KiB, never updated here) takes the first bytes; the last
+    # 128 KiB stay queued in frps, under its high-water mark, so it reads the EOF too.
+    total = 384 * 1024
+    data = os.urandom(total)
+    user.sendall(data)
+    user.shutdown(socket.SHUT_WR)
+    sess.pump(ws.sid, 256 * 1024 - sess.rx[ws.sid])
+    time.sleep(0.5)  # frps reads the rest and the EOF while its writes wait
+    ws.sendall(b"z")  # the backend speaks meanwhile
+    time.sleep(0.3)
+    sess.frame(1, 0, ws.sid, total)  # window update: the rest may come
+    sess.pump(ws.sid, total + 1)
+    assert ws.sid in sess.fins
+    assert sess.bufs[ws.sid] == data
+    user.close()

@@ -11,6 +11,7 @@ import re
 import socket
 import subprocess
 import threading
+import time
 
 import pytest
 
@@ -346,6 +347,64 @@ def test_custom_404_page_and_timeout(tmp_path):
         st, hdrs, body = get(env.http, "slow.test")
         assert st == 504 and body == b""
         hold.set()
+    finally:
+        env.close()
+        be.close()
+
+
+def sniff_handler(req, sock):
+    """Responses without Content-Type, chosen by path."""
+    html = b"<!DOCTYPE html><html><body>hi</body></html>"
+    if req.method == "HEAD":
+        return http_response(200, html)[: -len(html)]
+    if req.target == "/html":
+        return http_response(200, html)
+    if req.target == "/slow":  # the body comes after the head, in two parts
+        sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 600\r\n\r\n")
+        time.sleep(0.2)
+        sock.sendall(b"\x89PNG\r\n\x1a\n")
+        time.sleep(0.2)
+        sock.sendall(b"x" * 592)
+        return b""
+    if req.target == "/binary":
+        return http_response(200, b"\x00\x01\x02\x03")
+    if req.target == "/chunked":
+        return b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+    if req.target == "/typed":
+        return http_response(200, html, [("Content-Type", "application/x-mine")])
+    if req.target == "/gzip":
+        return http_response(200, b"\x1f\x8b\x08\x00", [("Content-Encoding", "gzip")])
+    if req.target == "/nocontent":
+        return b"HTTP/1.1 204 No Content\r\n\r\n"
+    return http_response(200, b"")
+
+
+def test_sniffed_content_type(tmp_path):
+    """Go's server adds a sniffed Content-Type when the backend sent a body without one
+    (and not for 204, HEAD, an empty body, a Content-Encoding or a type already set)."""
+    be = Backend("sniff", sniff_handler)
+    env = Env(tmp_path, http_proxy("sniff", be.port, ["sniff.test"]), names=["sniff"])
+    try:
+        wait_route(env.http, "sniff.test")
+        with socket.create_connection((HOST, env.http), timeout=10) as s:
+            s.sendall(b"GET /html HTTP/1.1\r\nHost: sniff.test\r\n\r\n")
+            st, hdrs, body, head = read_response(s)
+        assert st == 200 and hdrs["content-type"] == "text/html; charset=utf-8"
+        # Go's order: sorted backend headers, Date, then the sniffed type
+        names = [ln.split(b":")[0] for ln in head.split(b"\r\n")[1:]]
+        assert names == [b"Content-Length", b"Date", b"Content-Type"], head
+        for path, want in [("/slow", "image/png"), ("/binary", "application/octet-stream"),
+                           ("/chunked", "text/plain; charset=utf-8"),
+                           ("/typed", "application/x-mine")]:
+            st, hdrs, body = get(env.http, "sniff.test", path)
+            assert st == 200 and hdrs.get("content-type") == want, (path, hdrs)
+        st, hdrs, body = get(env.http, "sniff.test", "/slow")
+        assert body == b"\x89PNG\r\n\x1a\n" + b"x" * 592
+        for path in ("/gzip", "/nocontent", "/empty"):
+            st, hdrs, body = get(env.http, "sniff.test", path)
+            assert "content-type" not in hdrs, (path, hdrs)
+        st, hdrs, body = get(env.http, "sniff.test", "/html", method="HEAD")
+        assert st == 200 and "content-type" not in hdrs
     finally:
         env.close()
         be.close()

@@ -106,6 +106,41 @@ static void test_conflict(void **state)
     vhost_router_free(r);
 }
 
+/* A domain whose last route goes is freed: registering and closing proxies with ever
+ * new domains must not grow the table (review defect: ndomains never decreased). */
+static void test_del_frees_domain(void **state)
+{
+    vhost_router *r = vhost_router_new();
+    char name[48];
+    assert_int_equal(vhost_router_add(r, "keep.example.com", "/a", "", (void *)"k1", NULL, 0), 0);
+    assert_int_equal(vhost_router_add(r, "keep.example.com", "/b", "u", (void *)"k2", NULL, 0), 0);
+    assert_int_equal(vhost_router_domains(r), 1);
+    for (int i = 0; i < 20000; i++) {
+        snprintf(name, sizeof(name), "tmp%d.Example.com", i);
+        assert_int_equal(vhost_router_add(r, name, "", "", (void *)"t", NULL, 0), 0);
+        assert_int_equal(vhost_router_domains(r), 2);
+        snprintf(name, sizeof(name), "TMP%d.example.com", i); /* del lower-cases too */
+        vhost_router_del(r, name, "", "");
+        assert_int_equal(vhost_router_domains(r), 1);
+        assert_null(look(r, name, "", ""));
+    }
+    assert_int_equal(vhost_router_count(r), 2);
+    /* removing one of two routes keeps the domain; removing the last frees it */
+    vhost_router_del(r, "keep.example.com", "/a", "");
+    assert_int_equal(vhost_router_domains(r), 1);
+    assert_string_equal(look(r, "keep.example.com", "/b", "u"), "k2");
+    vhost_router_del(r, "keep.example.com", "/b", "u");
+    assert_int_equal(vhost_router_domains(r), 0);
+    assert_int_equal(vhost_router_count(r), 0);
+    /* a deleted domain can come back, and deleting an unknown route changes nothing */
+    assert_int_equal(vhost_router_add(r, "keep.example.com", "/a", "", (void *)"k3", NULL, 0), 0);
+    vhost_router_del(r, "keep.example.com", "/zzz", "");
+    vhost_router_del(r, "nowhere.example.com", "/a", "");
+    assert_int_equal(vhost_router_domains(r), 1);
+    assert_string_equal(look(r, "keep.example.com", "/a", ""), "k3");
+    vhost_router_free(r);
+}
+
 /* ---- auth ---- */
 
 static void parse(http_request_parser *p, const char *s)
@@ -187,7 +222,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_precedence), cmocka_unit_test(test_no_com_wildcard),
         cmocka_unit_test(test_conflict),   cmocka_unit_test(test_basic_parse),
-        cmocka_unit_test(test_same_header_policy),
+        cmocka_unit_test(test_same_header_policy), cmocka_unit_test(test_del_frees_domain),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
