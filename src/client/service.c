@@ -2,9 +2,11 @@
  * The first login is retried with frp's backoff (2 s, 4 s, 8 s, 10 s) unless
  * loginFailExit, which ends the run with frp's message; after a session dies the outer
  * loop logs in again with the same run id (3 quick retries a minute, then backing off
- * up to 20 s), each re-login retried up to every 20 s. SIGINT/SIGTERM kill frpc as in
- * frp for the tcp transport; with CFRP_CLEAN_EXIT=1 they stop it cleanly instead (so
- * leak checkers can see the end of a run). */
+ * up to 20 s), each re-login retried up to every 20 s. On SIGINT/SIGTERM frpc tells
+ * frps it leaves (CloseProxy for every proxy, up to 500 ms for them to be sent), closes
+ * the session and then dies by the same signal, so its exit status is frp's for the tcp
+ * transport (killed by the signal); with CFRP_CLEAN_EXIT=1 it instead frees everything
+ * and returns 0 (so leak checkers can see the end of a run). */
 #include "client/client.h"
 
 #include <signal.h>
@@ -19,6 +21,23 @@
 #include "base/log.h"
 #include "client/client_internal.h"
 #include "config/client_config.h"
+
+/* How long CloseProxy messages may take to leave before the session is closed. */
+#define CSVC_LEAVE_GRACE_MS 500
+/* Without CFRP_CLEAN_EXIT: how long the closing may take before the signal is raised
+ * anyway. */
+#define CSVC_STOP_DEADLINE_MS 2000
+
+/* The SIGINT/SIGTERM shutdown; lives on client_run's stack and is the data of the
+ * service's signal handles (svc->sig_int.data). */
+struct csvc_shutdown {
+    struct csvc *svc;
+    struct csess *live; /* the session that is logged in, or NULL */
+    uv_timer_t timer;   /* the grace period, then (unreferenced) the stop deadline */
+    int signum;         /* the signal being handled; 0 before one arrives */
+    bool clean;         /* CFRP_CLEAN_EXIT=1 */
+    bool stopped;       /* csvc_stop ran for it */
+};
 
 static double csvc_rand(void)
 {
@@ -66,10 +85,56 @@ static void csvc_stop(struct csvc *svc)
     ctcp_abort_all(svc);
     if (!uv_is_closing((uv_handle_t *)&svc->retry)) uv_close((uv_handle_t *)&svc->retry, NULL);
     if (svc->signals) {
+        struct csvc_shutdown *sd = svc->sig_int.data;
         uv_close((uv_handle_t *)&svc->sig_int, NULL);
         uv_close((uv_handle_t *)&svc->sig_term, NULL);
         svc->signals = false;
+        if (sd->clean || !sd->signum) uv_close((uv_handle_t *)&sd->timer, NULL);
     }
+}
+
+/* Dies by signum with its default action (frp installs no handler for the tcp
+ * transport, so that is its exit status). */
+static void csvc_reraise(int signum)
+{
+    fflush(NULL);
+    signal(signum, SIG_DFL);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, signum);
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
+    raise(signum);
+    _exit(128 + signum);
+}
+
+static void csvc_deadline_cb(uv_timer_t *t)
+{
+    struct csvc_shutdown *sd = t->data;
+    csvc_reraise(sd->signum);
+}
+
+/* The CloseProxy messages had their time (or the session ended): close it and stop. */
+static void csvc_shutdown_finish(struct csvc_shutdown *sd)
+{
+    struct csvc *svc = sd->svc;
+    if (sd->stopped) return;
+    sd->stopped = true;
+    uv_timer_stop(&sd->timer);
+    struct csess *s = sd->live;
+    sd->live = NULL;
+    /* closed before stopping is set, so that it does not send CloseProxy again */
+    if (s && svc->sess == s) csess_close(s);
+    csvc_stop(svc);
+    if (!sd->clean) {
+        /* the closing should end the loop; if something holds it, die anyway */
+        uv_timer_start(&sd->timer, csvc_deadline_cb, CSVC_STOP_DEADLINE_MS, 0);
+        uv_unref((uv_handle_t *)&sd->timer);
+    }
+}
+
+static void csvc_grace_cb(uv_timer_t *t)
+{
+    csvc_shutdown_finish(t->data);
 }
 
 void csvc_login_done(struct csvc *svc, struct csess *s, const char *err)
@@ -78,11 +143,14 @@ void csvc_login_done(struct csvc *svc, struct csess *s, const char *err)
     if (!err) {
         svc->sess = s;
         snprintf(svc->prefix, sizeof svc->prefix, "[%s] ", svc->run_id);
+        ((struct csvc_shutdown *)svc->sig_int.data)->live = s;
         log_info("%slogin to server success, get run id [%s]", svc->prefix, svc->run_id);
         svc->logged_in = true;
         return;
     }
     if (svc->sess == s) svc->sess = NULL;
+    /* the connection ended under the login: Go's yamux stream read says EOF */
+    if (strcmp(err, err_str(CFRP_ECLOSED)) == 0) err = "EOF";
     log_warn("%sconnect to server error: %s", svc->prefix, err);
     if (!svc->logged_in && cfg_tri_true(svc->cfg->login_fail_exit)) {
         snprintf(svc->reason, sizeof svc->reason, "%s", err);
@@ -98,8 +166,14 @@ void csvc_login_done(struct csvc *svc, struct csess *s, const char *err)
 
 void csvc_session_done(struct csvc *svc, struct csess *s)
 {
+    struct csvc_shutdown *sd = svc->sig_int.data;
+    if (sd->live == s) sd->live = NULL;
     if (svc->sess == s) svc->sess = NULL;
     if (svc->stopping) return;
+    if (sd->signum) {
+        csvc_shutdown_finish(sd); /* the control is gone: nothing left to wait for */
+        return;
+    }
     if (!svc->in_outer) {
         /* frp's keepControllerWorking: the outer loop's first run starts at once. */
         struct client_backoff_opts o;
@@ -120,9 +194,28 @@ void csvc_session_done(struct csvc *svc, struct csess *s)
 
 static void csvc_signal_cb(uv_signal_t *h, int signum)
 {
-    struct csvc *svc = h->data;
-    log_info("%sreceive signal %d, stopping", svc->prefix, signum);
-    csvc_stop(svc);
+    struct csvc_shutdown *sd = h->data;
+    struct csvc *svc = sd->svc;
+    if (sd->signum) { /* a second signal: no more waiting */
+        csvc_shutdown_finish(sd);
+        return;
+    }
+    sd->signum = signum;
+    log_debug("%sreceive signal %d, stopping", svc->prefix, signum);
+    struct csess *s = sd->live;
+    if (!s || svc->sess != s) {
+        csvc_shutdown_finish(sd);
+        return;
+    }
+    /* frp's GracefulClose: every proxy is closed at frps before the control goes */
+    for (size_t i = 0; i < svc->cfg->proxies.n; i++) {
+        msg m;
+        msg_init(&m, MSG_CLOSE_PROXY);
+        m.u.close_proxy.proxy_name = svc->cfg->proxies.items[i].name;
+        csess_send(s, &m);
+        if (sd->live != s) return; /* the send failed and closed the session */
+    }
+    uv_timer_start(&sd->timer, csvc_grace_cb, CSVC_LEAVE_GRACE_MS, 0);
 }
 
 int client_run(struct frpc_config *cfg, const char *config_path)
@@ -155,17 +248,19 @@ int client_run(struct frpc_config *cfg, const char *config_path)
     uv_timer_init(svc.loop, &svc.retry);
     svc.retry.data = &svc;
     const char *clean = getenv("CFRP_CLEAN_EXIT");
-    if (clean && strcmp(clean, "1") == 0) {
-        uv_signal_init(svc.loop, &svc.sig_int);
-        uv_signal_init(svc.loop, &svc.sig_term);
-        svc.sig_int.data = svc.sig_term.data = &svc;
-        uv_signal_start(&svc.sig_int, csvc_signal_cb, SIGINT);
-        uv_signal_start(&svc.sig_term, csvc_signal_cb, SIGTERM);
-        svc.signals = true;
-    }
+    struct csvc_shutdown sd = {.svc = &svc, .clean = clean && strcmp(clean, "1") == 0};
+    uv_timer_init(svc.loop, &sd.timer);
+    sd.timer.data = &sd;
+    uv_signal_init(svc.loop, &svc.sig_int);
+    uv_signal_init(svc.loop, &svc.sig_term);
+    svc.sig_int.data = svc.sig_term.data = &sd;
+    uv_signal_start(&svc.sig_int, csvc_signal_cb, SIGINT);
+    uv_signal_start(&svc.sig_term, csvc_signal_cb, SIGTERM);
+    svc.signals = true;
     log_start_rotation_timer(svc.loop);
     csvc_login_loop(&svc, 10000);
     uv_run(svc.loop, UV_RUN_DEFAULT);
+    if (sd.signum && !sd.clean) csvc_reraise(sd.signum);
     log_stop_rotation_timer();
     uv_run(svc.loop, UV_RUN_DEFAULT);
     tls_ctx_free(svc.tls);

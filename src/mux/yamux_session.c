@@ -391,7 +391,7 @@ static int ys_incoming(yamux_session *s, uint32_t id)
         return -1;
     }
     if (s->backlog_len >= s->cfg.accept_backlog) {
-        log_warn("yamux: backlog exceeded, forcing connection reset (stream %u)", id);
+        log_trace("yamux: backlog exceeded, forcing connection reset (stream %u)", id);
         ys_ctl_push(s, YAMUX_TYPE_WINDOW_UPDATE, YAMUX_FLAG_RST, id, 0);
         return 0;
     }

@@ -36,16 +36,55 @@ enum svr_tls_sniff svr_tls_sniff(uint8_t first, bool force)
 
 /* ---- frp connections: the first frame ---- */
 
+/* Streams of one yamux session that may wait for their first frame at once; while
+ * this many wait the session stops accepting (yamux then keeps at most its backlog and
+ * resets further streams), so a peer that never logs in cannot make frps hold a reader
+ * and a timer for every stream it opens. */
+#define SVR_SESSION_MAX_WAITING 256
+
 /* A frp connection (carrier or yamux stream) waiting for its first frame. */
 struct svr_newconn {
     struct svr_link link; /* in svr->newconns */
     struct server *svr;
+    struct svr_session *ss; /* the yamux session of a stream (counted there), or NULL */
     stream *s;            /* owned until handed over */
     uv_timer_t timer;     /* 10 s for the first frame */
     msg first;
     bool got;
-    msg_reader rd;
+    msg_reader *rd;       /* owned; allocated when the first bytes arrive */
 };
+
+/* A yamux server session. Freed when the session has ended and none of its streams
+ * waits for a first frame any more. */
+struct svr_session {
+    struct svr_link link; /* in svr->sessions while the session runs */
+    struct server *svr;
+    yamux_session *sess;  /* NULL once ended */
+    size_t waiting;       /* its streams in svr->newconns */
+    bool paused;          /* accepting stopped at SVR_SESSION_MAX_WAITING */
+};
+
+static void sess_newconn_add(struct svr_session *ss, struct svr_newconn *nc)
+{
+    nc->ss = ss;
+    if (++ss->waiting >= SVR_SESSION_MAX_WAITING && !ss->paused && ss->sess) {
+        ss->paused = true;
+        yamux_session_set_accepting(ss->sess, false);
+    }
+}
+
+static void sess_newconn_done(struct svr_session *ss)
+{
+    ss->waiting--;
+    if (!ss->sess) {
+        if (ss->waiting == 0) free(ss);
+        return;
+    }
+    if (ss->paused && ss->waiting < SVR_SESSION_MAX_WAITING) {
+        ss->paused = false;
+        yamux_session_set_accepting(ss->sess, true);
+    }
+}
 
 static void nc_timer_closed(uv_handle_t *h)
 {
@@ -56,6 +95,10 @@ static void nc_timer_closed(uv_handle_t *h)
 static void nc_free(struct svr_newconn *nc)
 {
     svr_list_del(&nc->link);
+    free(nc->rd);
+    nc->rd = NULL;
+    if (nc->ss) sess_newconn_done(nc->ss);
+    nc->ss = NULL;
     uv_close((uv_handle_t *)&nc->timer, nc_timer_closed);
 }
 
@@ -79,6 +122,21 @@ static int nc_on_msg(void *arg, msg *m)
     nc->first = *m;
     nc->got = true;
     return 1;
+}
+
+/* Feeds bytes of the first frame, creating the reader on first use. */
+static int nc_feed(struct svr_newconn *nc, const char *data, size_t len, size_t *used,
+                   char *err, size_t errlen)
+{
+    if (!nc->rd) {
+        nc->rd = malloc(sizeof *nc->rd);
+        if (!nc->rd) {
+            err_set(err, errlen, "out of memory");
+            return UV_ENOMEM;
+        }
+        msg_reader_init(nc->rd);
+    }
+    return svr_feed_msgs(nc->rd, data, len, used, nc_on_msg, nc, err, errlen);
 }
 
 /* Hands nc's stream to whoever serves the first frame's type. */
@@ -124,7 +182,7 @@ static void nc_on_read(stream *s, ssize_t nread, buf_ref data)
     }
     char err[256];
     size_t used = 0;
-    int rc = svr_feed_msgs(&nc->rd, data.base, data.len, &used, nc_on_msg, nc, err, sizeof err);
+    int rc = nc_feed(nc, data.base, data.len, &used, err, sizeof err);
     if (rc < 0) {
         buf_ref_release(&data);
         log_trace("Failed to read message: %s", err);
@@ -142,19 +200,19 @@ static void nc_on_read(stream *s, ssize_t nread, buf_ref data)
     nc_dispatch(nc, data);
 }
 
-/* Takes over s (and head, bytes already read from it) as a new frp connection. */
-static void svr_newconn_start(struct server *svr, stream *s, buf_ref head)
+/* Takes over s (and head, bytes already read from it) as a new frp connection; ss is
+ * the yamux session s belongs to, or NULL. */
+static void svr_newconn_start(struct server *svr, struct svr_session *ss, stream *s, buf_ref head)
 {
-    struct svr_newconn *nc = malloc(sizeof *nc);
+    struct svr_newconn *nc = calloc(1, sizeof *nc);
     if (!nc) {
         buf_ref_release(&head);
         stream_close(s);
         return;
     }
-    memset(nc, 0, offsetof(struct svr_newconn, rd));
-    msg_reader_init(&nc->rd);
     nc->svr = svr;
     nc->s = s;
+    if (ss) sess_newconn_add(ss, nc);
     svr_list_push(&svr->newconns, &nc->link);
     uv_timer_init(svr->loop, &nc->timer);
     nc->timer.data = nc;
@@ -164,7 +222,7 @@ static void svr_newconn_start(struct server *svr, stream *s, buf_ref head)
     if (head.len > 0) {
         char err[256];
         size_t used = 0;
-        int rc = svr_feed_msgs(&nc->rd, head.base, head.len, &used, nc_on_msg, nc, err, sizeof err);
+        int rc = nc_feed(nc, head.base, head.len, &used, err, sizeof err);
         if (rc < 0) {
             log_trace("Failed to read message: %s", err);
             buf_ref_release(&head);
@@ -186,16 +244,10 @@ static void svr_newconn_start(struct server *svr, stream *s, buf_ref head)
 
 /* ---- yamux sessions ---- */
 
-struct svr_session {
-    struct svr_link link; /* in svr->sessions */
-    struct server *svr;
-    yamux_session *sess;
-};
-
 static void sess_on_accept(yamux_session *sess, stream *st)
 {
     struct svr_session *ss = yamux_session_data(sess);
-    svr_newconn_start(ss->svr, st, (buf_ref){0});
+    svr_newconn_start(ss->svr, ss, st, (buf_ref){0});
 }
 
 static void sess_on_close(yamux_session *sess, int status)
@@ -203,7 +255,8 @@ static void sess_on_close(yamux_session *sess, int status)
     struct svr_session *ss = yamux_session_data(sess);
     log_debug("Accept new mux stream error: %s", status == 0 ? "session shutdown" : svr_err_text(status));
     svr_list_del(&ss->link);
-    free(ss);
+    ss->sess = NULL;
+    if (ss->waiting == 0) free(ss);
 }
 
 /* Runs a yamux server over carrier (owned from now on). */
@@ -215,6 +268,8 @@ static void svr_session_start(struct server *svr, stream *carrier)
         return;
     }
     ss->svr = svr;
+    ss->waiting = 0;
+    ss->paused = false;
     struct yamux_config ycfg;
     yamux_config_default(&ycfg);
     int64_t ka = svr->cfg->transport.tcp_mux_keepalive_interval;
@@ -293,7 +348,7 @@ static void acc_frp(struct server *svr, stream *s, buf_ref head)
     log_trace("check TLS connection success, isTLS: %s custom: %s internal: false",
               is_tls ? "true" : "false", sn == SVR_SNIFF_TLS_CUSTOM ? "true" : "false");
     if (!svr->tcp_mux) {
-        svr_newconn_start(svr, carrier, head);
+        svr_newconn_start(svr, NULL, carrier, head);
         return;
     }
     if (head.len > 0 && svr_prefix_stream_new(svr->loop, carrier, head, &carrier)) {

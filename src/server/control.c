@@ -16,6 +16,14 @@
 
 enum ctl_state { CTL_WAIT_OLD, CTL_RUNNING, CTL_CLOSING };
 
+/* While more than this many bytes, or messages, of replies wait to be sent on a
+ * control stream (its frpc does not read them), frps stops reading the stream (frp's
+ * bounded send queue of 100 messages blocks its reader the same way); reading resumes
+ * once both are below half. Each queued message costs far more than its bytes, hence
+ * the second limit. */
+#define CTL_SEND_HIGH_WATER (256u * 1024u)
+#define CTL_SEND_MAX_MSGS 256u
+
 /* A connection parked in the work pool. */
 struct pooled {
     struct svr_link link;
@@ -47,13 +55,45 @@ struct svr_control {
     struct svr_control *predecessor; /* the old session we wait for */
     int pending;                     /* closes in flight */
     bool replaced;
+    bool read_paused; /* the control stream is not read: too much is queued */
+    size_t sending;   /* messages written on conn whose write callback has not run */
     msg_reader rd;
 };
+
+static void ctl_on_read(stream *s, ssize_t nread, buf_ref data);
+static void ctl_close(struct svr_control *ctl);
+
+/* A reply left (or failed): resumes reading once the queue has drained. Runs before
+ * the stream's on_close, so ctl is still allocated. */
+static void ctl_on_sent(stream *s, int status, void *arg)
+{
+    struct svr_control *ctl = arg;
+    ctl->sending--;
+    if (ctl->state != CTL_RUNNING || ctl->conn != s || !ctl->read_paused) return;
+    if (status < 0) {
+        log_debug("[%s] control connection closed: %s", ctl->run_id, svr_err_text(status));
+        ctl_close(ctl);
+        return;
+    }
+    if (stream_queued(s) > CTL_SEND_HIGH_WATER / 2 || ctl->sending > CTL_SEND_MAX_MSGS / 2) return;
+    ctl->read_paused = false;
+    if (stream_read_start(s, ctl_on_read)) ctl_close(ctl);
+}
 
 static void ctl_send(struct svr_control *ctl, const msg *m)
 {
     if (ctl->state != CTL_RUNNING) return;
-    svr_send_msg(ctl->conn, m, NULL, NULL); /* a failed send shows up as a read error */
+    /* a failed send shows up as a read error */
+    ctl->sending++;
+    if (svr_send_msg(ctl->conn, m, ctl_on_sent, ctl)) {
+        ctl->sending--;
+        return;
+    }
+    if (!ctl->read_paused &&
+        (stream_queued(ctl->conn) > CTL_SEND_HIGH_WATER || ctl->sending > CTL_SEND_MAX_MSGS)) {
+        ctl->read_paused = true;
+        stream_read_stop(ctl->conn);
+    }
 }
 
 static void ctl_send_req_work_conn(struct svr_control *ctl)
@@ -462,7 +502,7 @@ void svr_control_login(struct server *svr, stream *s, buf_ref head, msg *m)
         }
     }
     if (rc) {
-        log_warn("[%s] register control error: %s", run_id, err);
+        log_warn("register control error: %s", err); /* frp logs it without the run id */
         msg resp;
         msg_init(&resp, MSG_LOGIN_RESP);
         resp.u.login_resp.version = SVR_VERSION;

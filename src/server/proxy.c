@@ -264,7 +264,7 @@ static void wc_req_cb(struct svr_wc_req *r, stream *work, int status)
     if (!work) {
         log_warn("[%s] [%s] failed to get work connection: %s", t->p->run_id, t->p->cfg->name,
                  status == CFRP_ETIMEOUT ? "timeout trying to get work connection"
-                                         : "control is already closed");
+                                         : "control is closed");
         t->done(t, NULL);
         return;
     }
@@ -289,7 +289,7 @@ static void wc_next(struct svr_wc_task *t)
     } else if (rc == 0) {
         wc_got(t, work);
     } else {
-        log_warn("[%s] [%s] failed to get work connection: control is already closed", p->run_id,
+        log_warn("[%s] [%s] failed to get work connection: control is closed", p->run_id,
                  p->cfg->name);
         t->done(t, NULL);
     }

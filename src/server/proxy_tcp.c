@@ -45,6 +45,7 @@ static int tcp_run(struct svr_proxy *p, char *remote_addr, size_t cap, char *err
     }
     t->port = port;
     p->impl = t;
+    p->cfg->remote_port = port; /* frp logs (and keeps) the port actually bound */
     log_info("[%s] [%s] tcp proxy listen port [%lld]", p->run_id, p->cfg->name,
              (long long)p->cfg->remote_port);
     snprintf(remote_addr, cap, ":%d", port);

@@ -144,6 +144,8 @@ static void udp_drop_work(struct udp_impl *u, const char *why)
     u->work = NULL;
     uv_timer_stop(u->deadline);
     stream_close(w);
+    /* Go frps's udp proxy logs this when its sender goroutine for the work connection ends. */
+    log_info("[%s] [%s] sender goroutine for udp work connection closed", p->run_id, p->cfg->name);
     if (!u->closed) udp_start_task(u);
 }
 

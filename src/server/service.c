@@ -1,14 +1,16 @@
 /* frps service: sets up the server state (TLS context, token key, port managers,
  * registries), listens on bindPort with frp's start-up log lines and listener error
- * text, and serves until the process is killed. Like frp it installs no signal
- * handlers, except that CFRP_CLEAN_EXIT=1 makes SIGTERM end the loop cleanly and free
- * everything (for leak checks). */
+ * text, and serves until SIGINT/SIGTERM. Then it closes its listeners and every
+ * control and connection, and dies by the same signal, so that its exit status is
+ * frp's (which installs no handler); with CFRP_CLEAN_EXIT=1 it instead frees everything
+ * and returns 0 (for leak checks). */
 #include "server/server.h"
 
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "base/log.h"
@@ -105,10 +107,54 @@ static void svc_stop(struct server *svr)
     log_stop_rotation_timer();
 }
 
-static void svc_on_sigterm(uv_signal_t *h, int signum)
+/* Without CFRP_CLEAN_EXIT: how long the closing may take before the signal is raised
+ * anyway. */
+#define SVC_STOP_DEADLINE_MS 2000
+
+/* The SIGINT/SIGTERM handling; lives on server_run's stack. */
+struct svc_signals {
+    struct server *svr;
+    uv_signal_t sig_int, sig_term;
+    uv_timer_t deadline; /* runs unreferenced once stopping without CFRP_CLEAN_EXIT */
+    int signum;          /* the signal received; 0 before */
+    bool clean;          /* CFRP_CLEAN_EXIT=1 */
+};
+
+/* Dies by signum with its default action, which is frp's exit status. */
+static void svc_reraise(int signum)
 {
-    svc_stop(h->data);
-    uv_close((uv_handle_t *)h, NULL);
+    fflush(NULL);
+    signal(signum, SIG_DFL);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, signum);
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
+    raise(signum);
+    _exit(128 + signum);
+}
+
+static void svc_on_deadline(uv_timer_t *t)
+{
+    struct svc_signals *sg = t->data;
+    svc_reraise(sg->signum);
+}
+
+static void svc_on_signal(uv_signal_t *h, int signum)
+{
+    struct svc_signals *sg = h->data;
+    if (sg->signum) return;
+    sg->signum = signum;
+    log_debug("receive signal %d, stopping", signum);
+    uv_close((uv_handle_t *)&sg->sig_int, NULL);
+    uv_close((uv_handle_t *)&sg->sig_term, NULL);
+    svc_stop(sg->svr);
+    if (sg->clean) {
+        uv_close((uv_handle_t *)&sg->deadline, NULL);
+        return;
+    }
+    /* the closing should end the loop; if something holds it, die anyway */
+    uv_timer_start(&sg->deadline, svc_on_deadline, SVC_STOP_DEADLINE_MS, 0);
+    uv_unref((uv_handle_t *)&sg->deadline);
 }
 
 int server_run(struct frps_config *cfg, const char *config_path)
@@ -165,14 +211,16 @@ int server_run(struct frps_config *cfg, const char *config_path)
     log_info("frps started successfully");
     log_start_rotation_timer(loop);
 
-    uv_signal_t sigterm;
     const char *clean = getenv("CFRP_CLEAN_EXIT");
-    if (clean && strcmp(clean, "1") == 0) {
-        uv_signal_init(loop, &sigterm);
-        sigterm.data = &svr;
-        uv_signal_start(&sigterm, svc_on_sigterm, SIGTERM);
-    }
+    struct svc_signals sg = {.svr = &svr, .clean = clean && strcmp(clean, "1") == 0};
+    uv_signal_init(loop, &sg.sig_int);
+    uv_signal_init(loop, &sg.sig_term);
+    uv_timer_init(loop, &sg.deadline);
+    sg.sig_int.data = sg.sig_term.data = sg.deadline.data = &sg;
+    uv_signal_start(&sg.sig_int, svc_on_signal, SIGINT);
+    uv_signal_start(&sg.sig_term, svc_on_signal, SIGTERM);
     uv_run(loop, UV_RUN_DEFAULT);
+    if (sg.signum && !sg.clean) svc_reraise(sg.signum);
     svc_free(&svr);
     uv_loop_close(loop);
     buf_pool_drain();

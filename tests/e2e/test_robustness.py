@@ -11,6 +11,7 @@ import json
 import os
 import queue
 import random
+import re
 import socket
 import ssl
 import struct
@@ -58,6 +59,15 @@ def rss_kib(proc):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     raise AssertionError("no VmRSS")
+
+
+def asan_build(proc):
+    """Whether proc runs with AddressSanitizer, whose quarantine keeps freed memory (so
+    RSS measures churn there, not what is held)."""
+    if os.environ.get("CFRP_SANITIZED") == "1":
+        return True
+    with open(f"/proc/{proc.popen.pid}/maps") as f:
+        return any("asan" in line for line in f)
 
 
 def frame(t, body):
@@ -697,6 +707,129 @@ def test_yamux_10000_syns(cfrp):
     assert rss_kib(frps) - base_rss < 200 * 1024, "frps RSS grew over 200 MiB"
     s.close()
     assert_serves(frps, port, True)
+    stop_clean(frps)
+
+
+def test_yamux_50000_syns_without_login(cfrp):
+    """50,000 stream opens (600 KB) and never a Login: frps keeps at most a bounded number
+    of streams waiting for their first frame per session (the rest are reset), so its
+    memory stays small, and a good client is still served meanwhile."""
+    frps, port = start_frps(cfrp, True)
+    base_rss = rss_kib(frps)
+    s = socket.create_connection((HOST, port), timeout=5)
+    burst = b"".join(ymx(1, 1, 2 * i + 1, YAMUX_DELTA) for i in range(50000))
+    resets = []
+
+    def drain():
+        raw, n = b"", 0
+        s.settimeout(4)
+        try:
+            while True:
+                d = s.recv(65536)
+                if not d:
+                    break
+                raw += d
+                while len(raw) >= 12:
+                    _, typ, flags, _, length = struct.unpack(">BBHII", raw[:12])
+                    body = length if typ == 0 else 0
+                    if len(raw) < 12 + body:
+                        break
+                    raw = raw[12 + body:]
+                    n += bool(flags & 8)
+        except OSError:
+            pass
+        resets.append(n)
+
+    t = threading.Thread(target=drain, daemon=True)
+    t.start()
+    send_quietly(s, burst)
+    peak = 0
+    for _ in range(10):  # the waiting streams are held for up to 10 s
+        peak = max(peak, rss_kib(frps) - base_rss)
+        time.sleep(0.2)
+    assert frps.alive()
+    assert peak < 40 * 1024, f"frps RSS grew {peak} KiB"
+    assert_serves(frps, port, True)
+    t.join(10)
+    assert resets and resets[0] > 40000, resets  # the streams over the cap were reset
+    s.close()
+    stop_clean(frps)
+
+
+# ---------------------------------------------------------------- frps: control backpressure
+
+def test_ping_flood_without_reading(cfrp):
+    """A client floods Pings on its control stream and never reads the Pongs: frps stops
+    reading that stream once its replies pile up (so the flood blocks and frps's memory
+    stays bounded), and other clients are still served."""
+    frps, port = start_frps(cfrp, False)
+    base_rss = rss_kib(frps)
+    ctl, _ = login(port)
+    ping = frame("h", {})
+    ctl.write(ping)  # sends the IV; ctl.enc is set from now on
+    blob = ping * 20000
+    sent, blocked = [0], []
+    stop = threading.Event()
+
+    def flood():
+        ctl.sock.settimeout(2)
+        try:
+            while not stop.is_set():
+                ctl.sock.sendall(ctl.enc.update(blob))
+                sent[0] += len(blob)
+        except socket.timeout:  # frps stopped reading for 2 s
+            blocked.append(True)
+        except OSError:
+            pass
+
+    t = threading.Thread(target=flood, daemon=True)
+    t.start()
+    check_rss = not asan_build(frps)
+    peak = 0
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and t.is_alive() and (peak < 48 * 1024 or not check_rss):
+        peak = max(peak, rss_kib(frps) - base_rss)
+        time.sleep(0.1)
+    stop.set()
+    t.join(5)
+    if check_rss:
+        assert peak < 48 * 1024, f"frps RSS grew {peak} KiB after {sent[0]} bytes of Pings"
+    assert blocked, f"frps kept reading: {sent[0]} bytes of Pings taken"
+    assert_serves(frps, port, False)
+    ctl.close()
+    stop_clean(frps)
+
+
+# ---------------------------------------------------------------- frps/frpc: log fidelity
+
+def test_remote_port_zero_logs_the_bound_port(cfrp):
+    """remotePort = 0: frps logs the port it bound (as frp, which sets RemotePort first)
+    and NewProxyResp carries it."""
+    frps, port = start_frps(cfrp, False)
+    ctl, resp = login(port)
+    assert ctl.recv() == ("r", {})
+    got = new_proxy(ctl, "zero", remote_port=0)
+    m = re.fullmatch(r":(\d+)", got.get("remote_addr", ""))
+    assert m and int(m.group(1)) > 0, got
+    frps.wait_for(rf"\[{resp['run_id']}\] \[zero\] tcp proxy listen port \[{m.group(1)}\]")
+    assert "tcp proxy listen port [0]" not in frps.stdout()
+    with socket.create_connection((HOST, int(m.group(1))), timeout=5):
+        pass
+    ctl.close()
+    stop_clean(frps)
+
+
+def test_frpc_login_closed_by_frps_says_eof(cfrp):
+    """frpc with tcpMux against a frps without it: frps drops the connection during the
+    login and frpc reports EOF, as frp does."""
+    frps, port = start_frps(cfrp, False)
+    conf = cfrp.write("frpc.toml", f'serverAddr = "{HOST}"\nserverPort = {port}\n'
+                      f'auth.token = "{TOKEN}"\ntransport.tls.enable = false\n')
+    res = cfrp.start("frpc", "-c", conf).wait_exit(timeout=14)
+    assert_exit(res, 1)
+    assert "connect to server error: EOF\n" in res.stdout.replace("\x1b[0m", ""), res
+    assert ("login to the server failed: EOF. With loginFailExit enabled, no additional "
+            "retries will be attempted") in res.stdout, res
     stop_clean(frps)
 
 
