@@ -47,6 +47,7 @@ demo:
 bench: build
 	@scripts/install-deps.sh --bench
 	$(PYTHON) bench/run --bin $(BUILD)/bin
+	$(PYTHON) bench/http --bin $(BUILD)/bin
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
