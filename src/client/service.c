@@ -19,6 +19,7 @@
 
 #include "base/err.h"
 #include "base/log.h"
+#include "base/proc.h"
 #include "client/client_internal.h"
 #include "config/client_config.h"
 
@@ -93,24 +94,10 @@ static void csvc_stop(struct csvc *svc)
     }
 }
 
-/* Dies by signum with its default action (frp installs no handler for the tcp
- * transport, so that is its exit status). */
-static void csvc_reraise(int signum)
-{
-    fflush(NULL);
-    signal(signum, SIG_DFL);
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, signum);
-    sigprocmask(SIG_UNBLOCK, &set, NULL);
-    raise(signum);
-    _exit(128 + signum);
-}
-
 static void csvc_deadline_cb(uv_timer_t *t)
 {
     struct csvc_shutdown *sd = t->data;
-    csvc_reraise(sd->signum);
+    proc_die_by_signal(sd->signum);
 }
 
 /* The CloseProxy messages had their time (or the session ended): close it and stop. */
@@ -260,7 +247,7 @@ int client_run(struct frpc_config *cfg, const char *config_path)
     log_start_rotation_timer(svc.loop);
     csvc_login_loop(&svc, 10000);
     uv_run(svc.loop, UV_RUN_DEFAULT);
-    if (sd.signum && !sd.clean) csvc_reraise(sd.signum);
+    if (sd.signum && !sd.clean) proc_die_by_signal(sd.signum);
     log_stop_rotation_timer();
     uv_run(svc.loop, UV_RUN_DEFAULT);
     tls_ctx_free(svc.tls);

@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "base/log.h"
+#include "base/proc.h"
 #include "config/server_config.h"
 #include "net/tcp.h"
 #include "net/tls.h"
@@ -120,23 +121,11 @@ struct svc_signals {
     bool clean;          /* CFRP_CLEAN_EXIT=1 */
 };
 
-/* Dies by signum with its default action, which is frp's exit status. */
-static void svc_reraise(int signum)
-{
-    fflush(NULL);
-    signal(signum, SIG_DFL);
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, signum);
-    sigprocmask(SIG_UNBLOCK, &set, NULL);
-    raise(signum);
-    _exit(128 + signum);
-}
 
 static void svc_on_deadline(uv_timer_t *t)
 {
     struct svc_signals *sg = t->data;
-    svc_reraise(sg->signum);
+    proc_die_by_signal(sg->signum);
 }
 
 static void svc_on_signal(uv_signal_t *h, int signum)
@@ -220,7 +209,7 @@ int server_run(struct frps_config *cfg, const char *config_path)
     uv_signal_start(&sg.sig_int, svc_on_signal, SIGINT);
     uv_signal_start(&sg.sig_term, svc_on_signal, SIGTERM);
     uv_run(loop, UV_RUN_DEFAULT);
-    if (sg.signum && !sg.clean) svc_reraise(sg.signum);
+    if (sg.signum && !sg.clean) proc_die_by_signal(sg.signum);
     svc_free(&svr);
     uv_loop_close(loop);
     buf_pool_drain();
