@@ -241,9 +241,12 @@ static void wc_write_cb(stream *s, int status, void *arg)
 
 static void wc_got(struct svr_wc_task *t, stream *work)
 {
-    char addr[SVR_ADDR_TEXT];
-    svr_stream_peer(work, addr);
-    log_debug("[%s] [%s] get a new work connection: [%s]", t->p->run_id, t->p->cfg->name, addr);
+    if (log_enabled(LOG_DEBUG)) { /* getpeername per work connection only when it is seen */
+        char addr[SVR_ADDR_TEXT];
+        svr_stream_peer(work, addr);
+        log_debug("[%s] [%s] get a new work connection: [%s]", t->p->run_id, t->p->cfg->name,
+                  addr);
+    }
     msg m;
     msg_init(&m, MSG_START_WORK_CONN);
     m.u.start_work_conn.proxy_name = t->p->cfg->name;

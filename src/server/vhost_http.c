@@ -62,6 +62,10 @@ struct vh_conn {
     enum vc_state st;
     struct vh_backend *b; /* attached backend */
     unsigned nw;          /* writes in flight on user */
+    /* The user is read on while a response is pending (no read_stop/read_start per
+     * request); an end of stream or error read then is kept here (else 0) and acted
+     * on once the exchange is over, as if read then. */
+    int read_err;
     bool reading, closing, finishing, user_gone, timer_closed, page_wait;
     /* the current request */
     enum http_method method;
@@ -98,6 +102,9 @@ struct vh_backend {
      * the response head waits: HTTP_SNIFF_LEN bytes, owned, else NULL. */
     char *sniff_buf;
     size_t sniff_len;
+    /* The user's response head while vb_head_done hands the body bytes that came with it
+     * to vb_body, which sends both in one write; owned, else empty. */
+    buf_ref lead;
     bool connecting, reading, s_closed, timer_closed, reusable, flush_close;
 };
 
@@ -298,6 +305,7 @@ static void vb_close(struct vh_backend *b)
     b->st = VB_CLOSED;
     free(b->sniff_buf);
     b->sniff_buf = NULL;
+    buf_ref_release(&b->lead);
     if (b->c) vh_detach(b->c);
     if (b->connecting && b->task.waiting) {
         svr_wc_task_cancel(&b->task);
@@ -412,8 +420,10 @@ static void vc_update_reading(struct vh_conn *c)
     bool want = false;
     if (c->pending.len == 0) {
         if (c->st == VC_HEAD)
-            want = true;
-        else if (c->st == VC_EXCHANGE && !c->req_done && c->b && c->b->s)
+            want = c->read_err == 0;
+        else if (c->st == VC_EXCHANGE && c->req_done)
+            want = !c->upgrade && c->read_err == 0;
+        else if (c->st == VC_EXCHANGE && c->b && c->b->s)
             want = stream_queued(c->b->s) < VH_HIGH_WATER;
         else if (c->st == VC_TUNNEL && c->b && c->b->s)
             want = stream_queued(c->b->s) < VH_HIGH_WATER;
@@ -504,6 +514,11 @@ static void vc_on_read(stream *s, ssize_t nread, buf_ref data)
         return;
     }
     if (nread < 0) {
+        if (c->st == VC_EXCHANGE && c->req_done) {
+            c->read_err = (int)nread;
+            vc_update_reading(c);
+            return;
+        }
         if (c->st == VC_TUNNEL && c->b) {
             /* As frp's joins: the first EOF ends both sides, after the bytes taken. */
             struct vh_backend *b = c->b;
@@ -521,11 +536,13 @@ static void vc_on_read(stream *s, ssize_t nread, buf_ref data)
         c->pending = data;
         vc_process(c);
         return;
-    case VC_EXCHANGE:
+    case VC_EXCHANGE: {
+        bool was_done = c->req_done;
         vc_body(c, data);
-        if (c->req_done && !c->resp_started && !c->closing && c->st == VC_EXCHANGE)
+        if (!was_done && c->req_done && !c->resp_started && !c->closing && c->st == VC_EXCHANGE)
             uv_timer_start(&c->timer, vc_resp_timeout, (uint64_t)vh_resp_timeout_ms(c->vh), 0);
         break;
+    }
     case VC_TUNNEL:
         if (vb_write(c->b, &data, 1)) {
             vc_abort(c);
@@ -671,7 +688,8 @@ static void vc_exchange_end(struct vh_conn *c)
         vc_update_reading(c);
         return;
     }
-    uv_timer_start(&c->timer, vc_head_timeout, VH_HEAD_TIMEOUT_MS, 0);
+    /* The user's end of stream (or error) read meanwhile ends c from the loop. */
+    uv_timer_start(&c->timer, vc_head_timeout, c->read_err ? 0 : VH_HEAD_TIMEOUT_MS, 0);
     vc_update_reading(c);
 }
 
@@ -699,12 +717,33 @@ static void vc_tunnel(struct vh_conn *c, buf_ref backend_rest)
     vb_update_reading(b);
 }
 
+/* Writes response bytes (bufs, n <= 3, taken over) to the user, after b->lead when it
+ * is still held. */
+static int vb_to_user(struct vh_backend *b, buf_ref *bufs, size_t n)
+{
+    if (!b->lead.chunk) return vc_write(b->c, bufs, n);
+    buf_ref all[4];
+    all[0] = b->lead;
+    b->lead = (buf_ref){0};
+    for (size_t i = 0; i < n; i++) all[i + 1] = bufs[i];
+    return vc_write(b->c, all, n + 1);
+}
+
+/* Writes b->lead alone when it is still held. */
+static int vb_flush_lead(struct vh_backend *b)
+{
+    if (!b->lead.chunk) return 0;
+    buf_ref head = b->lead;
+    b->lead = (buf_ref){0};
+    return vc_write(b->c, &head, 1);
+}
+
 static void vb_dechunk_data(void *arg, const char *data, size_t len)
 {
     struct vh_backend *b = arg;
     if (!b->c || len == 0) return;
     buf_ref part = slice(b->cur, data, len);
-    vc_write(b->c, &part, 1);
+    vb_to_user(b, &part, 1);
 }
 
 static void vb_sniff_feed(struct vh_backend *b, buf_ref data);
@@ -724,7 +763,7 @@ static void vb_body(struct vh_backend *b, buf_ref data)
         b->left -= take;
         done = b->left == 0;
         buf_ref part = slice(&data, data.base, take);
-        if (take > 0 && vc_write(c, &part, 1)) goto out;
+        if (take > 0 && vb_to_user(b, &part, 1)) goto out;
         if (take == 0) buf_ref_release(&part);
     } else if (b->in_body == HTTP_BODY_CHUNKED) {
         char err[128];
@@ -746,7 +785,7 @@ static void vb_body(struct vh_backend *b, buf_ref data)
         }
         if (b->out_body == HTTP_BODY_CHUNKED && take > 0) {
             buf_ref part = slice(&data, data.base, take);
-            if (vc_write(c, &part, 1)) goto out;
+            if (vb_to_user(b, &part, 1)) goto out;
         }
     } else if (b->out_body == HTTP_BODY_CHUNKED) {
         /* A close-delimited body re-framed as chunks for an HTTP/1.1 client. */
@@ -759,13 +798,14 @@ static void vb_body(struct vh_backend *b, buf_ref data)
             vc_abort(c);
             goto out;
         }
-        if (vc_write(c, parts, 3)) goto out;
+        if (vb_to_user(b, parts, 3)) goto out;
     } else {
         buf_ref part = slice(&data, data.base, data.len);
-        if (vc_write(c, &part, 1)) goto out;
+        if (vb_to_user(b, &part, 1)) goto out;
     }
     if (done) {
         if (take < data.len) b->reusable = false; /* bytes after the response */
+        if (vb_flush_lead(b)) goto out;
         vc_exchange_end(c);
     }
 out:
@@ -916,6 +956,9 @@ static void vb_head_done(struct vh_backend *b, buf_ref rest)
     b->reusable = resp->keep_alive && resp->body != HTTP_BODY_CLOSE;
     http_chunked_init(&b->ch);
     if (ob == HTTP_BODY_CLOSE) c->keep_alive = false;
+    /* With body bytes for vb_body, the head goes out with them (b->lead). */
+    bool lead = rest.len > 0 && resp->body != HTTP_BODY_TUNNEL && resp->body != HTTP_BODY_NONE &&
+                !(resp->body == HTTP_BODY_LENGTH && b->left == 0);
     if (!defer) {
         buf_ref head = buf_ref_copy(out, outlen);
         free(out);
@@ -924,7 +967,9 @@ static void vb_head_done(struct vh_backend *b, buf_ref rest)
             vc_abort(c);
             return;
         }
-        if (vc_write(c, &head, 1)) {
+        if (lead) {
+            b->lead = head;
+        } else if (vc_write(c, &head, 1)) {
             buf_ref_release(&rest);
             return;
         }
@@ -946,6 +991,14 @@ static void vb_head_done(struct vh_backend *b, buf_ref rest)
         vb_body(b, rest);
     else
         buf_ref_release(&rest);
+    if (b->lead.chunk) {
+        /* Nothing of the body was written (an abort, or chunk framing only). */
+        if (!b->c || b->c->closing) {
+            buf_ref_release(&b->lead);
+            return;
+        }
+        if (vb_flush_lead(b)) return;
+    }
     if (b->c) vb_update_reading(b);
 }
 
@@ -1215,6 +1268,10 @@ static void vc_process(struct vh_conn *c)
         c->pending.len -= used;
         if (c->pending.len == 0) buf_ref_release(&c->pending);
         vc_request(c);
+    }
+    if (!c->closing && c->st == VC_HEAD && c->pending.len == 0 && c->read_err) {
+        vc_abort(c); /* a partial head, then the end read during the last exchange */
+        return;
     }
     if (!c->closing) vc_update_reading(c);
 }
