@@ -27,29 +27,10 @@
 #include "net/ratelimit.h"
 #include "net/stream.h"
 #include "net/tls.h"
+#include "base/list.h"
 #include "proto/crypto.h"
 #include "proto/frame.h"
 
-/* Intrusive doubly linked list. */
-struct clink {
-    struct clink *prev, *next;
-};
-static inline void clink_init(struct clink *l) { l->prev = l->next = l; }
-static inline bool clink_empty(const struct clink *l) { return l->next == l; }
-static inline void clink_push(struct clink *head, struct clink *e)
-{
-    e->prev = head->prev;
-    e->next = head;
-    head->prev->next = e;
-    head->prev = e;
-}
-static inline void clink_del(struct clink *e)
-{
-    e->prev->next = e->next;
-    e->next->prev = e->prev;
-    e->prev = e->next = e;
-}
-#define CLINK_ITEM(ptr, type, field) ((type *)((char *)(ptr) - offsetof(type, field)))
 
 struct csess;
 struct cudp_work;
@@ -82,7 +63,7 @@ struct csvc {
     bool in_outer;               /* the outer loop is running (after the first login) */
     bool retry_new_loop;         /* the retry timer starts a new login loop */
     uv_timer_t retry;
-    struct clink tcp_works;      /* struct ctcp_work, joined or dialing local */
+    struct list_link tcp_works;      /* struct ctcp_work, joined or dialing local */
     uv_signal_t sig_int, sig_term;
     bool signals;                /* CFRP_CLEAN_EXIT handlers installed */
     int result;

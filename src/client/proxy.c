@@ -18,7 +18,7 @@
 
 /* One tcp-like work connection being served; in csvc.tcp_works until its join ends. */
 struct ctcp_work {
-    struct clink link;
+    struct list_link link;
     struct csvc *svc;
     const struct cfg_proxy *cfg;
     char prefix[192];
@@ -163,7 +163,7 @@ fail:
 
 static void ctcp_free(struct ctcp_work *w)
 {
-    clink_del(&w->link);
+    list_del(&w->link);
     free(w->head);
     free(w);
 }
@@ -261,7 +261,7 @@ static void ctcp_start(struct cproxy *p, stream *st, const msg_start_work_conn *
                                  sizeof w->pp, &w->pp_len) != 0)
             w->pp_bad = true;
     }
-    clink_push(&svc->tcp_works, &w->link);
+    list_push(&svc->tcp_works, &w->link);
     struct dial_options o = {.timeout_ms = 10000, .tcp = {.nodelay = true}};
     int rc = dial_tcp(svc->loop, p->cfg->local_ip, (int)p->cfg->local_port, &o, ctcp_dialed, w,
                       &w->dial);
@@ -275,9 +275,9 @@ static void ctcp_start(struct cproxy *p, stream *st, const msg_start_work_conn *
 
 void ctcp_abort_all(struct csvc *svc)
 {
-    struct clink *e = svc->tcp_works.next;
+    struct list_link *e = svc->tcp_works.next;
     while (e != &svc->tcp_works) {
-        struct ctcp_work *w = CLINK_ITEM(e, struct ctcp_work, link);
+        struct ctcp_work *w = LIST_ITEM(e, struct ctcp_work, link);
         e = e->next;
         if (w->dial) {
             dial_cancel(w->dial);

@@ -18,7 +18,7 @@
 
 /* A local socket for one user address; in cudp_work.peers while open. */
 struct cpeer {
-    struct clink link;
+    struct list_link link;
     struct cudp_work *u;
     uv_udp_t udp;
     uv_timer_t idle;
@@ -34,7 +34,7 @@ struct cudp_work {
     stream *st;            /* the layered work connection */
     msg_reader rd;
     uv_timer_t ping;
-    struct clink peers;
+    struct list_link peers;
     struct sockaddr_storage local;
     char *buf;             /* udpPacketSize bytes for replies; owned */
     size_t buf_len;
@@ -64,7 +64,7 @@ static void cpeer_handle_closed(uv_handle_t *h)
 
 static void cpeer_close(struct cpeer *pe)
 {
-    clink_del(&pe->link);
+    list_del(&pe->link);
     uv_close((uv_handle_t *)&pe->udp, cpeer_handle_closed);
     uv_close((uv_handle_t *)&pe->idle, cpeer_handle_closed);
 }
@@ -122,7 +122,7 @@ static struct cpeer *cpeer_open(struct cudp_work *u, const char *key, const msg_
     pe->udp.data = pe->idle.data = pe;
     pe->handles = 2;
     u->open++;
-    clink_push(&u->peers, &pe->link);
+    list_push(&u->peers, &pe->link);
     if (uv_udp_connect(&pe->udp, (struct sockaddr *)&u->local) != 0 ||
         uv_udp_recv_start(&pe->udp, cpeer_alloc, cpeer_recv) != 0) {
         cpeer_close(pe);
@@ -140,8 +140,8 @@ static void cudp_packet(struct cudp_work *u, const msg_udp_packet *pk)
     char key[80];
     if (udp_packet_addr_text(&pk->raddr, key, sizeof key) != 0) return;
     struct cpeer *pe = NULL;
-    for (struct clink *e = u->peers.next; e != &u->peers; e = e->next) {
-        struct cpeer *c = CLINK_ITEM(e, struct cpeer, link);
+    for (struct list_link *e = u->peers.next; e != &u->peers; e = e->next) {
+        struct cpeer *c = LIST_ITEM(e, struct cpeer, link);
         if (strcmp(c->key, key) == 0) {
             pe = c;
             break;
@@ -217,7 +217,7 @@ void cudp_close(struct cudp_work *u)
     log_info("%swriter goroutine for udp work connection closed", u->prefix);
     if (u->p && u->p->udp == u) u->p->udp = NULL;
     u->p = NULL;
-    while (!clink_empty(&u->peers)) cpeer_close(CLINK_ITEM(u->peers.next, struct cpeer, link));
+    while (!list_empty(&u->peers)) cpeer_close(LIST_ITEM(u->peers.next, struct cpeer, link));
     uv_close((uv_handle_t *)&u->ping, cudp_timer_closed);
     stream_close(u->st);
 }
@@ -255,7 +255,7 @@ void cudp_start(struct cproxy *p, stream *st, const void *head, size_t head_len)
     csess_ref(u->sess);
     memcpy(u->prefix, pre, sizeof u->prefix);
     u->local = p->udp_local;
-    clink_init(&u->peers);
+    list_init(&u->peers);
     msg_reader_init(&u->rd);
     u->open = 2; /* stream and ping timer */
     u->st->data = u;

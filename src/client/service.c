@@ -211,7 +211,7 @@ int client_run(struct frpc_config *cfg, const char *config_path)
     signal(SIGPIPE, SIG_IGN);
     srand((unsigned)time(NULL) ^ (unsigned)getpid());
     struct csvc svc = {.cfg = cfg, .loop = uv_default_loop(), .result = 0};
-    clink_init(&svc.tcp_works);
+    list_init(&svc.tcp_works);
     const char *token = cfg->auth.token ? cfg->auth.token : "";
     if (crypto_derive_key(token, strlen(token), svc.key) != 0) {
         printf("derive the token key failed\n");

@@ -18,7 +18,7 @@
 
 /* A work connection waiting for its StartWorkConn (no timeout, protocol.md 4.5). */
 struct cpending {
-    struct clink link; /* in csess.pending */
+    struct list_link link; /* in csess.pending */
     struct csess *sess; /* one reference */
     dial_req *dial;     /* without tcpMux: the carrier being dialed */
     stream *st;         /* the frp connection once open */
@@ -44,7 +44,7 @@ struct csess {
     uint64_t last_pong_ms;
     struct cproxy *px;        /* npx wrappers; owned */
     size_t npx;
-    struct clink pending;     /* struct cpending */
+    struct list_link pending;     /* struct cpending */
     char tls_err[512];        /* why the TLS handshake failed, if it did */
 };
 
@@ -94,7 +94,7 @@ static void csess_ctl_closed(stream *st)
 
 static void cpending_free(struct cpending *w)
 {
-    clink_del(&w->link);
+    list_del(&w->link);
     struct csess *s = w->sess;
     free(w->rd);
     free(w);
@@ -137,13 +137,13 @@ void csess_close(struct csess *s)
         s->dial = NULL;
         csess_unref(s);
     }
-    while (!clink_empty(&s->pending)) {
-        struct cpending *w = CLINK_ITEM(s->pending.next, struct cpending, link);
+    while (!list_empty(&s->pending)) {
+        struct cpending *w = LIST_ITEM(s->pending.next, struct cpending, link);
         if (w->dial) {
             dial_cancel(w->dial);
             cpending_free(w);
         } else {
-            clink_del(&w->link); /* its on_close frees it */
+            list_del(&w->link); /* its on_close frees it */
             stream_close(w->st);
         }
     }
@@ -235,7 +235,7 @@ static void cpending_read(stream *st, ssize_t nread, buf_ref data)
         buf_ref_release(&data);
         log_trace("%swork connection closed before response StartWorkConn message: %s",
                   s->svc->prefix, nread == UV_EOF ? "EOF" : err_str((int)nread));
-        clink_del(&w->link);
+        list_del(&w->link);
         stream_close(st);
         return;
     }
@@ -246,7 +246,7 @@ static void cpending_read(stream *st, ssize_t nread, buf_ref data)
         w->rd = malloc(sizeof *w->rd);
         if (!w->rd) {
             buf_ref_release(&data);
-            clink_del(&w->link);
+            list_del(&w->link);
             stream_close(st);
             return;
         }
@@ -258,7 +258,7 @@ static void cpending_read(stream *st, ssize_t nread, buf_ref data)
         buf_ref_release(&data);
         return;
     }
-    clink_del(&w->link);
+    list_del(&w->link);
     if (rc < 0) {
         buf_ref_release(&data);
         log_trace("%swork connection closed before response StartWorkConn message: %s",
@@ -313,7 +313,7 @@ static void cpending_go(struct cpending *w, stream *st)
     if (rc == 0) rc = stream_read_start(st, cpending_read);
     if (rc < 0) {
         log_warn("%swork connection write to server error: %s", s->svc->prefix, err_str(rc));
-        clink_del(&w->link);
+        list_del(&w->link);
         stream_close(st);
     }
 }
@@ -344,7 +344,7 @@ static void csess_req_work_conn(struct csess *s)
     if (!w) return;
     w->sess = s;
     csess_ref(s);
-    clink_push(&s->pending, &w->link);
+    list_push(&s->pending, &w->link);
     if (s->mux) {
         stream *st;
         int rc = yamux_session_open(s->mux, &st);
@@ -713,7 +713,7 @@ int csess_start(struct csvc *svc)
     }
     s->svc = svc;
     s->refs = 1 + 4; /* being open, four timers */
-    clink_init(&s->pending);
+    list_init(&s->pending);
     msg_reader_init(s->rd);
     msg_reader_expect(s->rd, MSG_LOGIN_RESP);
     uv_timer_t *timers[] = {&s->login_timer, &s->hb_timer, &s->hb_check, &s->px_timer};

@@ -44,7 +44,7 @@ enum svr_tls_sniff svr_tls_sniff(uint8_t first, bool force)
 
 /* A frp connection (carrier or yamux stream) waiting for its first frame. */
 struct svr_newconn {
-    struct svr_link link; /* in svr->newconns */
+    struct list_link link; /* in svr->newconns */
     struct server *svr;
     struct svr_session *ss; /* the yamux session of a stream (counted there), or NULL */
     stream *s;            /* owned until handed over */
@@ -57,7 +57,7 @@ struct svr_newconn {
 /* A yamux server session. Freed when the session has ended and none of its streams
  * waits for a first frame any more. */
 struct svr_session {
-    struct svr_link link; /* in svr->sessions while the session runs */
+    struct list_link link; /* in svr->sessions while the session runs */
     struct server *svr;
     yamux_session *sess;  /* NULL once ended */
     size_t waiting;       /* its streams in svr->newconns */
@@ -94,7 +94,7 @@ static void nc_timer_closed(uv_handle_t *h)
 /* Frees nc; s must have been handed over or closed. */
 static void nc_free(struct svr_newconn *nc)
 {
-    svr_list_del(&nc->link);
+    list_del(&nc->link);
     free(nc->rd);
     nc->rd = NULL;
     if (nc->ss) sess_newconn_done(nc->ss);
@@ -213,7 +213,7 @@ static void svr_newconn_start(struct server *svr, struct svr_session *ss, stream
     nc->svr = svr;
     nc->s = s;
     if (ss) sess_newconn_add(ss, nc);
-    svr_list_push(&svr->newconns, &nc->link);
+    list_push(&svr->newconns, &nc->link);
     uv_timer_init(svr->loop, &nc->timer);
     nc->timer.data = nc;
     uv_timer_start(&nc->timer, nc_timeout, SVR_CONN_READ_TIMEOUT_MS, 0);
@@ -254,7 +254,7 @@ static void sess_on_close(yamux_session *sess, int status)
 {
     struct svr_session *ss = yamux_session_data(sess);
     log_debug("Accept new mux stream error: %s", status == 0 ? "session shutdown" : svr_err_text(status));
-    svr_list_del(&ss->link);
+    list_del(&ss->link);
     ss->sess = NULL;
     if (ss->waiting == 0) free(ss);
 }
@@ -284,13 +284,13 @@ static void svr_session_start(struct server *svr, stream *carrier)
         stream_close(carrier);
         return;
     }
-    svr_list_push(&svr->sessions, &ss->link);
+    list_push(&svr->sessions, &ss->link);
 }
 
 /* ---- accepted connections: classification and TLS sniff ---- */
 
 struct svr_accepted {
-    struct svr_link link; /* in svr->accepting */
+    struct list_link link; /* in svr->accepting */
     struct server *svr;
     stream *s;            /* owned until handed over */
     uv_timer_t timer;     /* 10 s for the first 10 bytes */
@@ -304,7 +304,7 @@ static void acc_timer_closed(uv_handle_t *h)
 
 static void acc_free(struct svr_accepted *a)
 {
-    svr_list_del(&a->link);
+    list_del(&a->link);
     buf_ref_release(&a->got);
     uv_close((uv_handle_t *)&a->timer, acc_timer_closed);
 }
@@ -431,7 +431,7 @@ void svr_bind_accept(struct server *svr, stream *s)
     }
     a->svr = svr;
     a->s = s;
-    svr_list_push(&svr->accepting, &a->link);
+    list_push(&svr->accepting, &a->link);
     uv_timer_init(svr->loop, &a->timer);
     a->timer.data = a;
     uv_timer_start(&a->timer, acc_timeout, SVR_CONN_READ_TIMEOUT_MS, 0);
@@ -442,10 +442,10 @@ void svr_bind_accept(struct server *svr, stream *s)
 
 void svr_bind_stop(struct server *svr)
 {
-    while (!svr_list_empty(&svr->accepting))
-        acc_fail(svr_container(svr->accepting.next, struct svr_accepted, link));
-    while (!svr_list_empty(&svr->newconns))
-        nc_fail(svr_container(svr->newconns.next, struct svr_newconn, link));
-    for (struct svr_link *l = svr->sessions.next; l != &svr->sessions; l = l->next)
-        yamux_session_close(svr_container(l, struct svr_session, link)->sess);
+    while (!list_empty(&svr->accepting))
+        acc_fail(LIST_ITEM(svr->accepting.next, struct svr_accepted, link));
+    while (!list_empty(&svr->newconns))
+        nc_fail(LIST_ITEM(svr->newconns.next, struct svr_newconn, link));
+    for (struct list_link *l = svr->sessions.next; l != &svr->sessions; l = l->next)
+        yamux_session_close(LIST_ITEM(l, struct svr_session, link)->sess);
 }

@@ -26,14 +26,14 @@ enum ctl_state { CTL_WAIT_OLD, CTL_RUNNING, CTL_CLOSING };
 
 /* A connection parked in the work pool. */
 struct pooled {
-    struct svr_link link;
+    struct list_link link;
     stream *s; /* owned */
 };
 
 /* Owns its streams, timers, pooled connections and (through references) its proxies.
  * Freed when every close it started has completed. */
 struct svr_control {
-    struct svr_link link; /* in svr->ctls */
+    struct list_link link; /* in svr->ctls */
     struct server *svr;
     enum ctl_state state;
     char *run_id;
@@ -43,13 +43,13 @@ struct svr_control {
     stream *conn;         /* the encrypted control stream once running */
     msg login;            /* the Login (owned) */
     int pool_count;       /* min(pool_count, maxPoolCount) */
-    struct svr_link pool; /* struct pooled */
+    struct list_link pool; /* struct pooled */
     size_t pool_n;
-    struct svr_link waiters; /* struct svr_wc_req, oldest first */
+    struct list_link waiters; /* struct svr_wc_req, oldest first */
     uv_timer_t wait_timer;
     uv_timer_t hb_timer;
     uint64_t last_ping_ms;
-    struct svr_link proxies; /* struct svr_proxy */
+    struct list_link proxies; /* struct svr_proxy */
     int ports_used;
     struct svr_control *successor;   /* a new session waiting for our teardown */
     struct svr_control *predecessor; /* the old session we wait for */
@@ -107,7 +107,7 @@ static void ctl_start(struct svr_control *ctl);
 
 static void ctl_free(struct svr_control *ctl)
 {
-    svr_list_del(&ctl->link);
+    list_del(&ctl->link);
     msg_clear(&ctl->login);
     free(ctl->run_id);
     free(ctl);
@@ -157,30 +157,30 @@ static void ctl_close(struct svr_control *ctl)
     stream_close(s);
     uv_close((uv_handle_t *)&ctl->wait_timer, ctl_on_timer_closed);
     uv_close((uv_handle_t *)&ctl->hb_timer, ctl_on_timer_closed);
-    while (!svr_list_empty(&ctl->pool)) {
-        struct pooled *pw = svr_container(ctl->pool.next, struct pooled, link);
-        svr_list_del(&pw->link);
+    while (!list_empty(&ctl->pool)) {
+        struct pooled *pw = LIST_ITEM(ctl->pool.next, struct pooled, link);
+        list_del(&pw->link);
         pw->s->on_close = NULL;
         stream_close(pw->s);
         free(pw);
     }
     ctl->pool_n = 0;
-    while (!svr_list_empty(&ctl->waiters)) {
-        struct svr_wc_req *r = svr_container(ctl->waiters.next, struct svr_wc_req, link);
-        svr_list_del(&r->link);
+    while (!list_empty(&ctl->waiters)) {
+        struct svr_wc_req *r = LIST_ITEM(ctl->waiters.next, struct svr_wc_req, link);
+        list_del(&r->link);
         r->cb(r, NULL, CFRP_ECLOSED);
     }
-    while (!svr_list_empty(&ctl->proxies)) {
-        struct svr_proxy *p = svr_container(ctl->proxies.next, struct svr_proxy, link);
-        svr_list_del(&p->link);
+    while (!list_empty(&ctl->proxies)) {
+        struct svr_proxy *p = LIST_ITEM(ctl->proxies.next, struct svr_proxy, link);
+        list_del(&p->link);
         svr_proxy_close(p);
     }
 }
 
 void svr_control_stop_all(struct server *svr)
 {
-    for (struct svr_link *l = svr->ctls.next; l != &svr->ctls; l = l->next)
-        ctl_close(svr_container(l, struct svr_control, link));
+    for (struct list_link *l = svr->ctls.next; l != &svr->ctls; l = l->next)
+        ctl_close(LIST_ITEM(l, struct svr_control, link));
 }
 
 /* ---- work connections ---- */
@@ -189,11 +189,11 @@ static void ctl_wait_timer_cb(uv_timer_t *t);
 
 static void ctl_arm_wait_timer(struct svr_control *ctl)
 {
-    if (svr_list_empty(&ctl->waiters)) {
+    if (list_empty(&ctl->waiters)) {
         uv_timer_stop(&ctl->wait_timer);
         return;
     }
-    struct svr_wc_req *r = svr_container(ctl->waiters.next, struct svr_wc_req, link);
+    struct svr_wc_req *r = LIST_ITEM(ctl->waiters.next, struct svr_wc_req, link);
     uint64_t now = svr_now_ms();
     uv_timer_start(&ctl->wait_timer, ctl_wait_timer_cb, r->deadline_ms > now ? r->deadline_ms - now : 0,
                    0);
@@ -203,10 +203,10 @@ static void ctl_wait_timer_cb(uv_timer_t *t)
 {
     struct svr_control *ctl = t->data;
     uint64_t now = svr_now_ms();
-    while (!svr_list_empty(&ctl->waiters) && ctl->state != CTL_CLOSING) {
-        struct svr_wc_req *r = svr_container(ctl->waiters.next, struct svr_wc_req, link);
+    while (!list_empty(&ctl->waiters) && ctl->state != CTL_CLOSING) {
+        struct svr_wc_req *r = LIST_ITEM(ctl->waiters.next, struct svr_wc_req, link);
         if (r->deadline_ms > now) break;
-        svr_list_del(&r->link);
+        list_del(&r->link);
         log_warn("[%s] timeout trying to get work connection", ctl->run_id);
         r->cb(r, NULL, CFRP_ETIMEOUT);
     }
@@ -216,9 +216,9 @@ static void ctl_wait_timer_cb(uv_timer_t *t)
 int svr_control_get_work_conn(struct svr_control *ctl, struct svr_wc_req *req, stream **out)
 {
     if (ctl->state != CTL_RUNNING) return CFRP_ECLOSED;
-    if (!svr_list_empty(&ctl->pool)) {
-        struct pooled *pw = svr_container(ctl->pool.next, struct pooled, link);
-        svr_list_del(&pw->link);
+    if (!list_empty(&ctl->pool)) {
+        struct pooled *pw = LIST_ITEM(ctl->pool.next, struct pooled, link);
+        list_del(&pw->link);
         ctl->pool_n--;
         *out = pw->s;
         free(pw);
@@ -228,14 +228,14 @@ int svr_control_get_work_conn(struct svr_control *ctl, struct svr_wc_req *req, s
     }
     ctl_send_req_work_conn(ctl);
     req->deadline_ms = svr_now_ms() + (uint64_t)ctl->svr->cfg->user_conn_timeout * 1000;
-    svr_list_push(&ctl->waiters, &req->link);
+    list_push(&ctl->waiters, &req->link);
     if (!uv_is_active((uv_handle_t *)&ctl->wait_timer)) ctl_arm_wait_timer(ctl);
     return 1;
 }
 
 void svr_control_cancel_wait(struct svr_wc_req *req)
 {
-    svr_list_del(&req->link);
+    list_del(&req->link);
 }
 
 /* A new work connection for ctl: to the oldest waiter, else into the pool. */
@@ -245,10 +245,10 @@ static void ctl_put_work_conn(struct svr_control *ctl, stream *s)
         stream_close(s);
         return;
     }
-    if (!svr_list_empty(&ctl->waiters)) {
+    if (!list_empty(&ctl->waiters)) {
         log_debug("[%s] new work connection registered", ctl->run_id);
-        struct svr_wc_req *r = svr_container(ctl->waiters.next, struct svr_wc_req, link);
-        svr_list_del(&r->link);
+        struct svr_wc_req *r = LIST_ITEM(ctl->waiters.next, struct svr_wc_req, link);
+        list_del(&r->link);
         ctl_arm_wait_timer(ctl);
         ctl_send_req_work_conn(ctl);
         r->cb(r, s, 0);
@@ -266,7 +266,7 @@ static void ctl_put_work_conn(struct svr_control *ctl, stream *s)
     }
     pw->s = s;
     s->on_close = NULL;
-    svr_list_push(&ctl->pool, &pw->link);
+    list_push(&ctl->pool, &pw->link);
     ctl->pool_n++;
     log_debug("[%s] new work connection registered", ctl->run_id);
 }
@@ -337,7 +337,7 @@ static void ctl_handle_new_proxy(struct svr_control *ctl, msg_new_proxy *np)
         snprintf(summary, sizeof summary, "new proxy [%s] error", name);
         resp.u.new_proxy_resp.error = svr->detailed_errors ? err : summary;
     } else {
-        svr_list_push(&ctl->proxies, &p->link);
+        list_push(&ctl->proxies, &p->link);
         resp.u.new_proxy_resp.remote_addr = remote;
         log_info("[%s] new proxy [%s] type [%s] success", ctl->run_id, name, type);
     }
@@ -346,11 +346,11 @@ static void ctl_handle_new_proxy(struct svr_control *ctl, msg_new_proxy *np)
 
 static void ctl_handle_close_proxy(struct svr_control *ctl, const char *name)
 {
-    for (struct svr_link *l = ctl->proxies.next; l != &ctl->proxies; l = l->next) {
-        struct svr_proxy *p = svr_container(l, struct svr_proxy, link);
+    for (struct list_link *l = ctl->proxies.next; l != &ctl->proxies; l = l->next) {
+        struct svr_proxy *p = LIST_ITEM(l, struct svr_proxy, link);
         if (strcmp(p->cfg->name, name) != 0) continue;
         if (ctl->svr->cfg->max_ports_per_client > 0) ctl->ports_used -= p->kind->used_ports;
-        svr_list_del(&p->link);
+        list_del(&p->link);
         svr_proxy_close(p);
         break;
     }
@@ -525,14 +525,14 @@ void svr_control_login(struct server *svr, stream *s, buf_ref head, msg *m)
     int64_t maxp = svr->cfg->transport.max_pool_count;
     if (pc > maxp) pc = maxp;
     ctl->pool_count = pc < 0 ? 0 : (int)pc;
-    svr_list_init(&ctl->pool);
-    svr_list_init(&ctl->waiters);
-    svr_list_init(&ctl->proxies);
+    list_init(&ctl->pool);
+    list_init(&ctl->waiters);
+    list_init(&ctl->proxies);
     msg_reader_init(&ctl->rd);
     uv_timer_init(svr->loop, &ctl->wait_timer);
     uv_timer_init(svr->loop, &ctl->hb_timer);
     ctl->wait_timer.data = ctl->hb_timer.data = ctl;
-    svr_list_push(&svr->ctls, &ctl->link);
+    list_push(&svr->ctls, &ctl->link);
 
     if (old && old->state != CTL_CLOSING) {
         log_info("[%s] Replaced by client [%s]", old->run_id, run_id);

@@ -175,7 +175,7 @@ int svr_proxy_new(struct server *svr, struct svr_control *ctl, const char *run_i
         err_set(err, errlen, "out of memory");
         return UV_ENOMEM;
     }
-    svr_list_init(&p->link);
+    list_init(&p->link);
     p->kind = kind;
     p->svr = svr;
     p->ctl = ctl;
@@ -262,7 +262,7 @@ static void wc_got(struct svr_wc_task *t, stream *work)
 
 static void wc_req_cb(struct svr_wc_req *r, stream *work, int status)
 {
-    struct svr_wc_task *t = svr_container(r, struct svr_wc_task, req);
+    struct svr_wc_task *t = LIST_ITEM(r, struct svr_wc_task, req);
     t->waiting = false;
     if (!work) {
         log_warn("[%s] [%s] failed to get work connection: %s", t->p->run_id, t->p->cfg->name,
@@ -285,7 +285,7 @@ static void wc_next(struct svr_wc_task *t)
     t->tries++;
     stream *work = NULL;
     t->req.cb = wc_req_cb;
-    svr_list_init(&t->req.link);
+    list_init(&t->req.link);
     int rc = svr_control_get_work_conn(p->ctl, &t->req, &work);
     if (rc == 1) {
         t->waiting = true;
@@ -352,7 +352,7 @@ int svr_proxy_layers(struct svr_proxy *p, stream *work, stream **out)
 
 /* A user connection from getting its work connection to the end of the join. */
 struct svr_userconn {
-    struct svr_link link; /* in svr->userconns */
+    struct list_link link; /* in svr->userconns */
     struct svr_wc_task task;
     stream *user;         /* owned until the join takes it */
     join *j;              /* while joined */
@@ -360,7 +360,7 @@ struct svr_userconn {
 
 static void uc_free(struct svr_userconn *uc)
 {
-    svr_list_del(&uc->link);
+    list_del(&uc->link);
     svr_proxy_release(uc->task.p);
     free(uc);
 }
@@ -375,7 +375,7 @@ static void uc_join_done(const struct join_result *res, void *arg)
 
 static void uc_got_work(struct svr_wc_task *t, stream *work)
 {
-    struct svr_userconn *uc = svr_container(t, struct svr_userconn, task);
+    struct svr_userconn *uc = LIST_ITEM(t, struct svr_userconn, task);
     struct svr_proxy *p = t->p;
     stream *user = uc->user;
     uc->user = NULL;
@@ -422,15 +422,15 @@ void svr_proxy_handle_user_stream(struct svr_proxy *p, stream *user)
         svr_sockaddr_ip((struct sockaddr *)&ss, uc->task.src_ip, &uc->task.src_port);
     if (user->ops->local_addr && user->ops->local_addr(user, &ss) == 0)
         svr_sockaddr_ip((struct sockaddr *)&ss, uc->task.dst_ip, &uc->task.dst_port);
-    svr_list_push(&p->svr->userconns, &uc->link);
+    list_push(&p->svr->userconns, &uc->link);
     svr_wc_task_start(&uc->task);
 }
 
 void svr_userconn_stop_all(struct server *svr)
 {
-    struct svr_link *l = svr->userconns.next;
+    struct list_link *l = svr->userconns.next;
     while (l != &svr->userconns) {
-        struct svr_userconn *uc = svr_container(l, struct svr_userconn, link);
+        struct svr_userconn *uc = LIST_ITEM(l, struct svr_userconn, link);
         l = l->next;
         if (uc->j) {
             join_abort(uc->j);

@@ -182,7 +182,7 @@ static void udp_work_closed(stream *s)
 
 static void udp_got_work(struct svr_wc_task *t, stream *work)
 {
-    struct udp_impl *u = svr_container(t, struct udp_impl, task);
+    struct udp_impl *u = LIST_ITEM(t, struct udp_impl, task);
     struct svr_proxy *p = u->p;
     u->task_running = false;
     if (u->closed) {

@@ -90,7 +90,7 @@ static int vh_run(struct svr_proxy *p, char *remote_addr, size_t cap, char *err,
             r->p = p;
             r->domain = l == 0 ? domain : strdup(domain);
             r->location = strdup(loc ? loc : "");
-            svr_list_init(&r->idle);
+            list_init(&r->idle);
             im->n++;
             if (!r->domain || !r->location) goto oom;
             int rc = vhost_router_add(im->router, r->domain, r->location, user, r, err, errlen);

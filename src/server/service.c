@@ -56,11 +56,11 @@ static int svc_init(struct server *svr, uv_loop_t *loop, const struct frps_confi
     svr->tls_force = cfg->transport.tls.force || cfg->transport.tls.tls.trusted_ca_file[0];
     svr_map_init(&svr->controls);
     svr_map_init(&svr->proxies);
-    svr_list_init(&svr->accepting);
-    svr_list_init(&svr->newconns);
-    svr_list_init(&svr->sessions);
-    svr_list_init(&svr->ctls);
-    svr_list_init(&svr->userconns);
+    list_init(&svr->accepting);
+    list_init(&svr->newconns);
+    list_init(&svr->sessions);
+    list_init(&svr->ctls);
+    list_init(&svr->userconns);
     const char *token = cfg->auth.token;
     int rc = crypto_derive_key(token, strlen(token), svr->token_key);
     if (rc) {

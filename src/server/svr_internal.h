@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include "base/buf.h"
+#include "base/list.h"
 #include "config/types.h"
 #include "net/stream.h"
 #include "proto/crypto.h"
@@ -31,35 +32,6 @@ struct svr_vhost;
 #define SVR_CONN_READ_TIMEOUT_MS 10000 /* classification, TLS sniff, first frame */
 #define SVR_ADDR_TEXT 80               /* "[v6%zone]:port" */
 
-/* ---- intrusive doubly-linked list (a node is its own empty list) ---- */
-
-struct svr_link {
-    struct svr_link *prev, *next;
-};
-
-static inline void svr_list_init(struct svr_link *l)
-{
-    l->prev = l->next = l;
-}
-static inline bool svr_list_empty(const struct svr_link *l)
-{
-    return l->next == l;
-}
-static inline void svr_list_push(struct svr_link *head, struct svr_link *n)
-{
-    n->prev = head->prev;
-    n->next = head;
-    head->prev->next = n;
-    head->prev = n;
-}
-/* Unlinks n (safe on an unlinked, self-pointing node). */
-static inline void svr_list_del(struct svr_link *n)
-{
-    n->prev->next = n->next;
-    n->next->prev = n->prev;
-    n->prev = n->next = n;
-}
-#define svr_container(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
 /* ---- string-keyed hash map (registry.c) ---- */
 
@@ -188,11 +160,11 @@ struct server {
     struct svr_map controls; /* run id -> struct svr_control* (the current one) */
     struct svr_map proxies;  /* proxy name -> struct svr_proxy* (frp's proxy manager) */
     struct svr_ports *tcp_ports, *udp_ports;
-    struct svr_link accepting; /* struct svr_accepted: classifying / sniffing */
-    struct svr_link newconns;  /* struct svr_newconn: waiting for the first frame */
-    struct svr_link sessions;  /* struct svr_session: yamux sessions */
-    struct svr_link ctls;      /* struct svr_control: every control not yet freed */
-    struct svr_link userconns; /* struct svr_userconn: user connections in progress */
+    struct list_link accepting; /* struct svr_accepted: classifying / sniffing */
+    struct list_link newconns;  /* struct svr_newconn: waiting for the first frame */
+    struct list_link sessions;  /* struct svr_session: yamux sessions */
+    struct list_link ctls;      /* struct svr_control: every control not yet freed */
+    struct list_link userconns; /* struct svr_userconn: user connections in progress */
     struct svr_vhost *vhost;   /* http/https/tcpmux front doors (vhost.c); owned */
     bool stopping;
 };
@@ -216,7 +188,7 @@ void svr_control_stop_all(struct server *svr);
 
 /* A request for a work connection (frp's GetWorkConn). */
 struct svr_wc_req {
-    struct svr_link link;      /* in the control's waiters while pending */
+    struct list_link link;      /* in the control's waiters while pending */
     uint64_t deadline_ms;
     /* work: a pooled connection now owned by the callee, or NULL with status < 0
      * (CFRP_ETIMEOUT, CFRP_ECLOSED). */
@@ -247,7 +219,7 @@ struct svr_proxy_kind {
 };
 
 struct svr_proxy {
-    struct svr_link link; /* in the control's proxies */
+    struct list_link link; /* in the control's proxies */
     const struct svr_proxy_kind *kind;
     struct server *svr;
     struct svr_control *ctl; /* NULL once closed */

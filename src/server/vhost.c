@@ -19,9 +19,9 @@ int svr_vhost_init(struct server *svr)
     struct svr_vhost *vh = calloc(1, sizeof *vh);
     if (!vh) return UV_ENOMEM;
     vh->svr = svr;
-    svr_list_init(&vh->conns);
-    svr_list_init(&vh->backends);
-    svr_list_init(&vh->pending);
+    list_init(&vh->conns);
+    list_init(&vh->backends);
+    list_init(&vh->pending);
     vh->http = vhost_router_new();
     vh->https = vhost_router_new();
     vh->tcpmux = vhost_router_new();
@@ -125,8 +125,8 @@ void svr_vhost_stop(struct server *svr)
         }
     svr->hooks.vhost_http = NULL;
     svr->hooks.vhost_https = NULL;
-    while (!svr_list_empty(&vh->pending))
-        vh_sniff_close(svr_container(vh->pending.next, struct vh_sniff, link));
+    while (!list_empty(&vh->pending))
+        vh_sniff_close(LIST_ITEM(vh->pending.next, struct vh_sniff, link));
     vh_http_stop(vh);
 }
 
@@ -142,7 +142,7 @@ static void sniff_timer_closed(uv_handle_t *h)
 
 static void sniff_free(struct vh_sniff *sn)
 {
-    svr_list_del(&sn->link);
+    list_del(&sn->link);
     uv_close((uv_handle_t *)&sn->timer, sniff_timer_closed);
 }
 
@@ -223,7 +223,7 @@ void vh_sniff_start(struct server *svr, stream *s, buf_ref head, size_t max,
     sn->free_ext = free_ext;
     sn->ext = ext;
     sn->max = max;
-    svr_list_push(&sn->vh->pending, &sn->link);
+    list_push(&sn->vh->pending, &sn->link);
     uv_timer_init(svr->loop, &sn->timer);
     sn->timer.data = sn;
     uv_timer_start(&sn->timer, sniff_timeout, VH_SNIFF_TIMEOUT_MS, 0);

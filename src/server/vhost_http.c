@@ -51,7 +51,7 @@ struct vh_backend;
 
 /* A user connection to the http vhost. */
 struct vh_conn {
-    struct svr_link link; /* in vh->conns */
+    struct list_link link; /* in vh->conns */
     struct svr_vhost *vh;
     stream *user;         /* owned until closed or handed to the lingering close */
     uv_timer_t timer;     /* head read (60 s) or response head (vhostHTTPTimeout) */
@@ -82,8 +82,8 @@ struct vh_conn {
 
 /* A work connection used for HTTP. */
 struct vh_backend {
-    struct svr_link link;      /* in vh->backends */
-    struct svr_link idle_link; /* in route->idle while idle */
+    struct list_link link;      /* in vh->backends */
+    struct list_link idle_link; /* in route->idle while idle */
     struct svr_vhost *vh;
     struct vh_route *route;
     struct svr_proxy *p;       /* referenced */
@@ -162,7 +162,7 @@ static int64_t vh_resp_timeout_ms(const struct svr_vhost *vh)
 static void vc_maybe_free(struct vh_conn *c)
 {
     if (!c->closing || !c->user_gone || !c->timer_closed || c->page_wait || c->b) return;
-    svr_list_del(&c->link);
+    list_del(&c->link);
     http_request_parser_free(&c->rp);
     buf_ref_release(&c->pending);
     free(c->out_head);
@@ -275,7 +275,7 @@ static int vc_write_copy(struct vh_conn *c, const void *data, size_t len)
 static void vb_maybe_free(struct vh_backend *b)
 {
     if (b->st != VB_CLOSED || (b->s && !b->s_closed) || !b->timer_closed || b->connecting) return;
-    svr_list_del(&b->link);
+    list_del(&b->link);
     http_response_parser_free(&b->rp);
     svr_proxy_release(b->p);
     free(b);
@@ -299,7 +299,7 @@ static void vb_close(struct vh_backend *b)
 {
     if (b->st == VB_CLOSED) return;
     if (b->st == VB_IDLE) {
-        svr_list_del(&b->idle_link);
+        list_del(&b->idle_link);
         b->route->nidle--;
     }
     b->st = VB_CLOSED;
@@ -345,7 +345,7 @@ static void vb_make_idle(struct vh_backend *b)
         return;
     }
     b->st = VB_IDLE;
-    svr_list_push(&r->idle, &b->idle_link);
+    list_push(&r->idle, &b->idle_link);
     r->nidle++;
     uv_timer_start(&b->timer, vb_idle_timeout, VH_IDLE_BACKEND_MS, 0);
     vb_update_reading(b);
@@ -353,8 +353,8 @@ static void vb_make_idle(struct vh_backend *b)
 
 void vh_route_drop_idle(struct vh_route *r)
 {
-    while (!svr_list_empty(&r->idle))
-        vb_close(svr_container(r->idle.next, struct vh_backend, idle_link));
+    while (!list_empty(&r->idle))
+        vb_close(LIST_ITEM(r->idle.next, struct vh_backend, idle_link));
 }
 
 static void vb_write_cb(stream *s, int status, void *arg)
@@ -1100,7 +1100,7 @@ static void vc_backend_ready(struct vh_conn *c)
 
 static void vb_got_work(struct svr_wc_task *t, stream *work)
 {
-    struct vh_backend *b = svr_container(t, struct vh_backend, task);
+    struct vh_backend *b = LIST_ITEM(t, struct vh_backend, task);
     b->connecting = false;
     if (b->st == VB_CLOSED) {
         if (work) stream_close(work);
@@ -1134,9 +1134,9 @@ static void vb_got_work(struct svr_wc_task *t, stream *work)
 static void vc_get_backend(struct vh_conn *c, struct vh_route *r, bool fresh)
 {
     c->st = VC_WAIT;
-    if (!fresh && !svr_list_empty(&r->idle)) {
-        struct vh_backend *b = svr_container(r->idle.next, struct vh_backend, idle_link);
-        svr_list_del(&b->idle_link);
+    if (!fresh && !list_empty(&r->idle)) {
+        struct vh_backend *b = LIST_ITEM(r->idle.next, struct vh_backend, idle_link);
+        list_del(&b->idle_link);
         r->nidle--;
         uv_timer_stop(&b->timer);
         b->st = VB_HEAD;
@@ -1155,8 +1155,8 @@ static void vc_get_backend(struct vh_conn *c, struct vh_route *r, bool fresh)
     b->p = r->p;
     svr_proxy_retain(b->p);
     http_response_parser_init(&b->rp);
-    svr_list_init(&b->idle_link);
-    svr_list_push(&c->vh->backends, &b->link);
+    list_init(&b->idle_link);
+    list_push(&c->vh->backends, &b->link);
     uv_timer_init(c->vh->svr->loop, &b->timer);
     b->timer.data = b;
     b->st = VB_CONNECTING;
@@ -1293,7 +1293,7 @@ void vh_http_accept(struct server *svr, stream *s, buf_ref head)
     struct sockaddr_storage ss;
     if (s->ops->peer_addr && s->ops->peer_addr(s, &ss) == 0)
         svr_sockaddr_ip((struct sockaddr *)&ss, c->ip, &c->port);
-    svr_list_push(&vh->conns, &c->link);
+    list_push(&vh->conns, &c->link);
     uv_timer_init(svr->loop, &c->timer);
     c->timer.data = c;
     uv_timer_start(&c->timer, vc_head_timeout, VH_HEAD_TIMEOUT_MS, 0);
@@ -1307,10 +1307,10 @@ void vh_http_accept(struct server *svr, stream *s, buf_ref head)
 
 void vh_http_stop(struct svr_vhost *vh)
 {
-    while (!svr_list_empty(&vh->conns)) {
-        struct vh_conn *c = svr_container(vh->conns.next, struct vh_conn, link);
-        svr_list_del(&c->link);
-        svr_list_init(&c->link);
+    while (!list_empty(&vh->conns)) {
+        struct vh_conn *c = LIST_ITEM(vh->conns.next, struct vh_conn, link);
+        list_del(&c->link);
+        list_init(&c->link);
         if (c->user && c->finishing) {
             stream *s = c->user;
             c->user = NULL;
@@ -1319,8 +1319,8 @@ void vh_http_stop(struct svr_vhost *vh)
             vc_abort(c);
         }
     }
-    for (struct svr_link *l = vh->backends.next; l != &vh->backends;) {
-        struct vh_backend *b = svr_container(l, struct vh_backend, link);
+    for (struct list_link *l = vh->backends.next; l != &vh->backends;) {
+        struct vh_backend *b = LIST_ITEM(l, struct vh_backend, link);
         l = l->next;
         vb_close(b);
     }

@@ -24,9 +24,9 @@ struct svr_vhost {
     vhost_router *https;  /* payload: struct vh_route * */
     vhost_router *tcpmux; /* payload: struct vh_route * */
     tcp_listener *http_l, *https_l, *tcpmux_l; /* owned; NULL when off or shared */
-    struct svr_link conns;    /* struct vh_conn: http front connections */
-    struct svr_link backends; /* struct vh_backend: every http backend connection */
-    struct svr_link pending;  /* struct vh_sniff: https/tcpmux connections being read */
+    struct list_link conns;    /* struct vh_conn: http front connections */
+    struct list_link backends; /* struct vh_backend: every http backend connection */
+    struct list_link pending;  /* struct vh_sniff: https/tcpmux connections being read */
 };
 
 /* One registered (domain, location) of a proxy. Owned by the proxy's impl (freed in
@@ -36,7 +36,7 @@ struct vh_route {
     char *domain;             /* owned */
     char *location;           /* owned ("" for https/tcpmux) */
     bool registered;          /* present in the router */
-    struct svr_link idle;     /* struct vh_backend: idle keep-alive work connections */
+    struct list_link idle;     /* struct vh_backend: idle keep-alive work connections */
     unsigned nidle;
 };
 
@@ -53,7 +53,7 @@ void vh_tcpmux_accept(struct server *svr, stream *s, buf_ref head);
 
 /* A connection whose first bytes are being read to pick a route (https, tcpmux). */
 struct vh_sniff {
-    struct svr_link link;  /* in vh->pending */
+    struct list_link link;  /* in vh->pending */
     struct svr_vhost *vh;
     stream *s;             /* owned until handed on */
     uv_timer_t timer;      /* VH_SNIFF_TIMEOUT_MS */
