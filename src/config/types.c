@@ -340,6 +340,41 @@ done:
     return out;
 }
 
+/* Writes Go's plain decimal form of the significant digits `digits` (nd of them, value
+ * d.ddd × 10^exp) at buf + o and NUL-terminates it; returns the new length. */
+static size_t go_float_fixed(char *buf, size_t o, const char *digits, size_t nd, int exp)
+{
+    if (exp >= 0) {
+        for (int i = 0; i <= exp; i++) buf[o++] = (size_t)i < nd ? digits[i] : '0';
+        if ((size_t)exp + 1 < nd) {
+            buf[o++] = '.';
+            for (size_t i = (size_t)exp + 1; i < nd; i++) buf[o++] = digits[i];
+        }
+    } else {
+        buf[o++] = '0';
+        buf[o++] = '.';
+        for (int i = 0; i < -exp - 1; i++) buf[o++] = '0';
+        memcpy(buf + o, digits, nd);
+        o += nd;
+    }
+    buf[o] = '\0';
+    return o;
+}
+
+/* Writes "d[.ddd]e±XX" at buf + o (cap bytes in all); returns the new length. */
+static size_t go_float_exp(char *buf, size_t o, size_t cap, const char *digits, size_t nd,
+                           int exp)
+{
+    buf[o++] = digits[0];
+    if (nd > 1) {
+        buf[o++] = '.';
+        memcpy(buf + o, digits + 1, nd - 1);
+        o += nd - 1;
+    }
+    o += (size_t)snprintf(buf + o, cap - o, "e%c%02d", exp < 0 ? '-' : '+', abs(exp));
+    return o;
+}
+
 void cfg_go_float(double v, char *out, size_t outlen)
 {
     if (!isfinite(v)) {
@@ -369,33 +404,14 @@ void cfg_go_float(double v, char *out, size_t outlen)
     size_t o = 0;
     if (neg) buf[o++] = '-';
     if (a < 1e-6 || a >= 1e21) {
-        buf[o++] = digits[0];
-        if (nd > 1) {
-            buf[o++] = '.';
-            memcpy(buf + o, digits + 1, nd - 1);
-            o += nd - 1;
-        }
-        o += (size_t)snprintf(buf + o, sizeof buf - o, "e%c%02d", exp < 0 ? '-' : '+', abs(exp));
-        buf[o] = '\0';
+        o = go_float_exp(buf, o, sizeof buf, digits, nd, exp);
         size_t n = o;
         if (n >= 4 && buf[n - 4] == 'e' && buf[n - 3] == '-' && buf[n - 2] == '0') {
             buf[n - 2] = buf[n - 1];
             buf[n - 1] = '\0';
         }
-    } else if (exp >= 0) {
-        for (int i = 0; i <= exp; i++) buf[o++] = (size_t)i < nd ? digits[i] : '0';
-        if ((size_t)exp + 1 < nd) {
-            buf[o++] = '.';
-            for (size_t i = (size_t)exp + 1; i < nd; i++) buf[o++] = digits[i];
-        }
-        buf[o] = '\0';
     } else {
-        buf[o++] = '0';
-        buf[o++] = '.';
-        for (int i = 0; i < -exp - 1; i++) buf[o++] = '0';
-        memcpy(buf + o, digits, nd);
-        o += nd;
-        buf[o] = '\0';
+        go_float_fixed(buf, o, digits, nd, exp);
     }
     snprintf(out, outlen, "%s", buf);
 }
@@ -532,28 +548,10 @@ void cfg_go_float32_g(double v, char *out, size_t outlen)
     char buf[80];
     size_t o = 0;
     if (neg) buf[o++] = '-';
-    if (exp < -4 || exp >= 6) {
-        buf[o++] = digits[0];
-        if (nd > 1) {
-            buf[o++] = '.';
-            memcpy(buf + o, digits + 1, nd - 1);
-            o += nd - 1;
-        }
-        snprintf(buf + o, sizeof buf - o, "e%c%02d", exp < 0 ? '-' : '+', abs(exp));
-    } else if (exp >= 0) {
-        for (int i = 0; i <= exp; i++) buf[o++] = (size_t)i < nd ? digits[i] : '0';
-        if ((size_t)exp + 1 < nd) {
-            buf[o++] = '.';
-            for (size_t i = (size_t)exp + 1; i < nd; i++) buf[o++] = digits[i];
-        }
-        buf[o] = '\0';
-    } else {
-        buf[o++] = '0';
-        buf[o++] = '.';
-        for (int i = 0; i < -exp - 1; i++) buf[o++] = '0';
-        memcpy(buf + o, digits, nd);
-        buf[o + nd] = '\0';
-    }
+    if (exp < -4 || exp >= 6)
+        go_float_exp(buf, o, sizeof buf, digits, nd, exp);
+    else
+        go_float_fixed(buf, o, digits, nd, exp);
     snprintf(out, outlen, "%s", buf);
 }
 
