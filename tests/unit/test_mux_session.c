@@ -361,6 +361,16 @@ static bool sink_eof(void *arg)
     return ((sink *)arg)->eof;
 }
 
+static bool sink_accepted(void *arg)
+{
+    return ((sink *)arg)->st != NULL;
+}
+
+static bool accepted_four(void *arg)
+{
+    return ((end_state *)arg)->accepted >= 4;
+}
+
 static void test_slow_reader_window(void **state)
 {
     (void)state;
@@ -547,9 +557,20 @@ static bool raw_next(raw_peer *r, struct yamux_header *h)
     return true;
 }
 
+static bool raw_has_frame(void *arg)
+{
+    raw_peer *r = arg;
+    if (r->inlen < YAMUX_HEADER_SIZE) return false;
+    struct yamux_header h;
+    assert_int_equal(yamux_header_decode(r->in, &h, NULL, 0), 0);
+    return r->inlen >= YAMUX_HEADER_SIZE + (h.type == YAMUX_TYPE_DATA ? h.length : 0);
+}
+
+/* Waits (up to 2 s, for slow sanitizer runs) for the next frame and checks it. */
 static void raw_expect(raw_peer *r, uint8_t type, uint16_t flags, uint32_t id, uint32_t len)
 {
     struct yamux_header h;
+    run_until(raw_has_frame, r, 2000);
     assert_true(raw_next(r, &h));
     assert_int_equal(h.type, type);
     assert_int_equal(h.flags, flags);
@@ -606,7 +627,7 @@ static void test_raw_accept_split_bytes(void **state)
     memcpy(b + YAMUX_HEADER_SIZE, "abcd", 4);
     for (size_t i = 0; i < sizeof b; i++)
         assert_int_equal(stream_write_copy(r->end, b + i, 1, NULL, NULL), 0);
-    run_until(never, NULL, 30);
+    run_until(sink_accepted, &g_sink, 2000);
     assert_non_null(g_sink.st);
     assert_int_equal(yamux_stream_id(g_sink.st), 3);
     raw_expect(r, YAMUX_TYPE_WINDOW_UPDATE, YAMUX_FLAG_ACK, 3, 6029312);
@@ -628,14 +649,12 @@ static void test_raw_keepalive(void **state)
     struct yamux_config cfg;
     yamux_config_default(&cfg);
     cfg.keepalive_interval_ms = 30;
-    cfg.ping_timeout_ms = 100;
+    cfg.ping_timeout_ms = 300;
     raw_peer *r = malloc(sizeof *r);
     raw_setup(r, true, &cfg, NULL);
     /* answer the first ping, ignore the second */
-    run_until(never, NULL, 60);
     raw_expect(r, YAMUX_TYPE_PING, YAMUX_FLAG_SYN, 0, 0);
     raw_send(r, YAMUX_TYPE_PING, YAMUX_FLAG_ACK, 0, 0);
-    run_until(never, NULL, 60);
     raw_expect(r, YAMUX_TYPE_PING, YAMUX_FLAG_SYN, 0, 1);
     assert_false(r->es.closed);
     run_until(flag_set, &r->es.closed, 1000);
@@ -691,12 +710,13 @@ static void test_raw_backlog(void **state)
     assert_int_equal(r->es.accepted, 0);
     assert_int_equal(yamux_session_num_streams(r->es.sess), 4);
     yamux_session_set_accepting(r->es.sess, true);
-    run_until(never, NULL, 30);
+    run_until(accepted_four, &r->es, 2000);
     assert_int_equal(r->es.accepted, 4);
     for (uint32_t id = 1; id <= 7; id += 2)
         raw_expect(r, YAMUX_TYPE_WINDOW_UPDATE, YAMUX_FLAG_ACK, id, 6029312 + 0);
     /* the buffered "hi" on stream 1 was echoed */
     struct yamux_header h;
+    run_until(raw_has_frame, r, 2000);
     assert_true(r->inlen >= YAMUX_HEADER_SIZE + 2);
     assert_int_equal(yamux_header_decode(r->in, &h, NULL, 0), 0);
     assert_int_equal(h.type, YAMUX_TYPE_DATA);
