@@ -15,7 +15,7 @@
 #define VH_HEAD_TIMEOUT_MS 60000  /* http: a request head must arrive within (Go's ReadHeaderTimeout) */
 #define VH_SNIFF_TIMEOUT_MS 30000 /* https ClientHello / tcpmux CONNECT (frp's vhostReadWriteTimeout) */
 #define VH_IDLE_BACKEND_MS 60000  /* idle work connections kept per http route */
-#define VH_IDLE_BACKEND_MAX 5
+#define VH_IDLE_BACKEND_MAX 64
 #define VH_HIGH_WATER (256 * 1024) /* stop reading one side while the other has this much queued */
 
 struct svr_vhost {
