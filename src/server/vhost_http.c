@@ -11,7 +11,7 @@
  * Upgrades answered with 101 and CONNECT turn the pair into a raw tunnel that ends,
  * as frp's joins do, when either side ends.
  *
- * Backends are kept per route after a complete exchange (at most 5 idle, 60 s) and
+ * Backends are kept per route after a complete exchange (at most VH_IDLE_BACKEND_MAX idle, 60 s) and
  * reused by later requests of that route, whatever client they come from.
  *
  * Lifetimes: a vh_conn is freed once its user stream is closed (or handed to a

@@ -15,6 +15,9 @@
 #define VH_HEAD_TIMEOUT_MS 60000  /* http: a request head must arrive within (Go's ReadHeaderTimeout) */
 #define VH_SNIFF_TIMEOUT_MS 30000 /* https ClientHello / tcpmux CONNECT (frp's vhostReadWriteTimeout) */
 #define VH_IDLE_BACKEND_MS 60000  /* idle work connections kept per http route */
+/* Idle backends kept per route. frp keeps 5 (Go's MaxIdleConnsPerHost); after a burst
+ * of concurrent requests it closes the rest and pays a new work connection and a new
+ * local connection for each request of the next burst. 64 keeps a burst's backends. */
 #define VH_IDLE_BACKEND_MAX 64
 #define VH_HIGH_WATER (256 * 1024) /* stop reading one side while the other has this much queued */
 

@@ -199,6 +199,28 @@ def test_keepalive_across_two_proxies(web):
     assert web.b["ka2"].conns - c2 <= 1
 
 
+def test_idle_backends_kept_for_concurrent_clients(web):
+    """After a burst of 20 concurrent requests, all 20 backends are kept for the next
+    burst (frp keeps 5 and reconnects the rest; cfrp keeps up to 64 per route)."""
+    def burst():
+        socks = [socket.create_connection((HOST, web.http), timeout=10) for _ in range(20)]
+        try:
+            for i, s in enumerate(socks):
+                s.sendall(f"GET /b{i} HTTP/1.1\r\nHost: ka2.test\r\n\r\n".encode())
+            for i, s in enumerate(socks):
+                st, hdrs, body, _ = read_response(s)
+                assert (st, body) == (200, f"ka2 GET /b{i}".encode())
+        finally:
+            for s in socks:
+                s.close()
+
+    burst()
+    time.sleep(0.3)
+    before = web.b["ka2"].conns
+    burst()
+    assert web.b["ka2"].conns == before
+
+
 def test_pipelined_requests(web):
     with socket.create_connection((HOST, web.http), timeout=10) as s:
         s.sendall(b"GET /p1 HTTP/1.1\r\nHost: ka1.test\r\n\r\nGET /p2 HTTP/1.1\r\nHost: ka2.test\r\n\r\n")
