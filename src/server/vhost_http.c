@@ -11,8 +11,9 @@
  * Upgrades answered with 101 and CONNECT turn the pair into a raw tunnel that ends,
  * as frp's joins do, when either side ends.
  *
- * Backends are kept per route after a complete exchange (at most VH_IDLE_BACKEND_MAX idle, 60 s) and
- * reused by later requests of that route, whatever client they come from.
+ * Backends are kept per route after a complete exchange (at most VH_IDLE_BACKEND_MAX
+ * idle, 60 s) and reused by later requests of that route, whatever client they come
+ * from.
  *
  * Lifetimes: a vh_conn is freed once its user stream is closed (or handed to a
  * lingering close after its last write completed), its timer is closed, no 404 page
