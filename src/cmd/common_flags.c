@@ -1,5 +1,6 @@
 /* pflag work-alike: flag values (Go's strconv/time parsing and error texts), flag sets
  * of a command, argument parsing and the aligned usage lines of help output. */
+#include "base/ascii.h"
 #include "cmd/common_flags.h"
 
 #include <stdlib.h>
@@ -79,7 +80,7 @@ static bool go_underscore_ok(const char *s)
         hex = lower(s[1]) == 'x';
     }
     for (; i < n; i++) {
-        if ((s[i] >= '0' && s[i] <= '9') || (hex && lower(s[i]) >= 'a' && lower(s[i]) <= 'f')) {
+        if ((s[i] >= '0' && s[i] <= '9') || (hex && ascii_hex_value((unsigned char)s[i]) >= 0)) {
             saw = '0';
             continue;
         }

@@ -1,6 +1,7 @@
 /* Config format front end (see loader.h): file read with Go's error texts, template
  * step, TOML / JSON / YAML detection as frp v0.61.1 does it, and a JSON syntax check
  * that reports errors with the texts of Go's encoding/json before jansson parses. */
+#include "base/ascii.h"
 #include "config/loader.h"
 
 #include <errno.h>
@@ -184,7 +185,7 @@ static int cfg_json_hex4(const unsigned char *p)
     int v = 0;
     for (int k = 0; k < 4; k++) {
         int c = p[k];
-        v = v * 16 + (c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+        v = v * 16 + ascii_hex_value(c);
     }
     return v;
 }
@@ -256,7 +257,7 @@ static int cfg_json_string(struct cfg_json_scan *j, json_t **out)
                     j->i++;
                     if (j->i >= j->n) return cfg_json_bad(j, "");
                     unsigned char h = j->s[j->i];
-                    if (!((h >= '0' && h <= '9') || ((h | 0x20) >= 'a' && (h | 0x20) <= 'f')))
+                    if (ascii_hex_value(h) < 0)
                         return cfg_json_bad(j, "in \\u hexadecimal character escape");
                 }
             } else if (!strchr("bfnrt\\/\"", c) || c == '\0') {

@@ -2,6 +2,7 @@
  * template.h). Three stages: a lexer turning the source into a token array, a
  * recursive-descent parser building an AST in an arena, and a tree-walking executor
  * writing into a bounded output buffer. Messages follow Go's text/template. */
+#include "base/ascii.h"
 #include "config/template.h"
 
 #include <math.h>
@@ -588,12 +589,8 @@ static int unquote(struct parser *p, const struct tok *k, char **out, size_t *ou
         r = 0;
         for (int d = 0; d < digits; d++) {
             if (s >= e) goto bad;
-            int v;
-            char h = *s++;
-            if (h >= '0' && h <= '9') v = h - '0';
-            else if (base == 16 && (h | 0x20) >= 'a' && (h | 0x20) <= 'f') v = (h | 0x20) - 'a' + 10;
-            else goto bad;
-            if (v >= base) goto bad;
+            int v = ascii_hex_value((unsigned char)*s++);
+            if (v < 0 || v >= base) goto bad;
             r = r * (uint32_t)base + (uint32_t)v;
         }
         if (c == 'x' || base == 8) {
@@ -699,8 +696,8 @@ static int parse_number(struct parser *p, const struct tok *k, struct targ *a)
         uint64_t v = 0;
         bool overflow = false;
         for (const char *c = digits; *c; c++) {
-            int dv = is_digit(*c) ? *c - '0' : ((*c | 0x20) >= 'a' && (*c | 0x20) <= 'f') ? (*c | 0x20) - 'a' + 10 : 99;
-            if (dv >= base) goto bad;
+            int dv = ascii_hex_value((unsigned char)*c);
+            if (dv < 0 || dv >= base) goto bad;
             if (v > (UINT64_MAX - (uint64_t)dv) / (uint64_t)base) overflow = true;
             else v = v * (uint64_t)base + (uint64_t)dv;
         }

@@ -2,6 +2,7 @@
  * characters, lone CR); a recursive-descent pass then builds the document tree
  * of toml_tree.h, enforcing TOML's rules on keys and tables as it goes; the
  * finished tree is converted to jansson at the end. */
+#include "base/ascii.h"
 #include "config/toml.h"
 
 #include <errno.h>
@@ -184,10 +185,8 @@ static bool tp_is_bare(int c)
 /* Value of a digit in bases up to 16, or 99. */
 static int tp_digit_val(int c)
 {
-    if (tp_is_digit(c)) return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return 99;
+    int v = ascii_hex_value(c);
+    return v < 0 ? 99 : v;
 }
 
 static void tp_skip_ws(struct toml_parser *tp)

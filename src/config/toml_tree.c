@@ -1,5 +1,6 @@
 /* The TOML parser's document tree: arena, key index, and conversion of the
  * finished tree into jansson in the plain or the toml-test tagged shape. */
+#include "base/hash.h"
 #include "config/toml_tree.h"
 
 #include <inttypes.h>
@@ -82,11 +83,7 @@ struct toml_slot {
 
 static uint64_t toml_key_hash(const struct toml_node *tab, const char *key, size_t klen)
 {
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (size_t i = 0; i < klen; i++) {
-        h ^= (unsigned char)key[i];
-        h *= 1099511628211ULL;
-    }
+    uint64_t h = hash_fnv1a(key, klen);
     h ^= (uint64_t)(uintptr_t)tab * 0x9E3779B97F4A7C15ULL;
     return h ^ (h >> 29);
 }

@@ -2,6 +2,7 @@
  * parser; the tree builder recurses once per nesting level (bounded by
  * YAML_TREE_MAX_DEPTH) and expands aliases by copying (bounded by node count and
  * depth). */
+#include "base/ascii.h"
 #include "config/yaml_tree.h"
 
 #include <inttypes.h>
@@ -95,9 +96,8 @@ static int yt_parse_int(const char *s, int64_t *i, uint64_t *u)
     if (!*s) return 0;
     uint64_t v = 0;
     for (; *s; s++) {
-        int d = (*s >= '0' && *s <= '9') ? *s - '0'
-              : ((*s | 0x20) >= 'a' && (*s | 0x20) <= 'f') ? (*s | 0x20) - 'a' + 10 : 99;
-        if (d >= base) return 0;
+        int d = ascii_hex_value((unsigned char)*s);
+        if (d < 0 || d >= base) return 0;
         if (v > (UINT64_MAX - (uint64_t)d) / (uint64_t)base) return 0;
         v = v * (uint64_t)base + (uint64_t)d;
     }

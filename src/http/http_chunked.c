@@ -1,4 +1,5 @@
 /* Strict incremental chunked-body validator and chunk header writer. */
+#include "base/ascii.h"
 #include "http/http_chunked.h"
 
 #include <stdio.h>
@@ -25,17 +26,6 @@ void http_chunked_init(http_chunked *d)
 {
     memset(d, 0, sizeof(*d));
     d->state = CH_SIZE;
-}
-
-static int hexdig(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 static int bad(char *err, size_t errlen, const char *why)
@@ -67,7 +57,7 @@ int http_chunked_feed(http_chunked *d, const char *data, size_t len, size_t *con
             continue;
         }
         case CH_SIZE: {
-            int v = hexdig(c);
+            int v = ascii_hex_value(c);
             if (v >= 0) {
                 if (++d->digits > 16)
                     return bad(err, errlen, "chunk size too long");

@@ -1,5 +1,6 @@
 /* Hardened HTTP/1.x request head parser: head collection, tokenizing with
  * http-parser, then framing, Host, target and Expect checks. */
+#include "base/ascii.h"
 #include "http/http_request.h"
 
 #include <stdlib.h>
@@ -37,17 +38,6 @@ const http_header *http_request_header(const http_request *r, const char *name)
     return h;
 }
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int http_path_unescape(const char *in, size_t len, char *out)
 {
     size_t o = 0;
@@ -58,7 +48,7 @@ int http_path_unescape(const char *in, size_t len, char *out)
         }
         if (i + 2 >= len)
             return -1;
-        int hi = hexval((unsigned char)in[i + 1]), lo = hexval((unsigned char)in[i + 2]);
+        int hi = ascii_hex_value((unsigned char)in[i + 1]), lo = ascii_hex_value((unsigned char)in[i + 2]);
         if (hi < 0 || lo < 0)
             return -1;
         out[o++] = (char)(hi * 16 + lo);

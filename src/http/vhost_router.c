@@ -2,6 +2,8 @@
  * location in descending byte order. */
 #include "http/vhost_router.h"
 
+#include "base/hash.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -33,13 +35,6 @@ struct vhost_router {
     size_t nroutes;
 };
 
-static uint64_t vr_hash(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-    return h;
-}
 
 vhost_router *vhost_router_new(void)
 {
@@ -94,7 +89,7 @@ size_t vhost_router_domains(const vhost_router *r)
 
 static vr_domain *vr_find(const vhost_router *r, const char *dom, size_t n)
 {
-    vr_domain *d = r->buckets[vr_hash(dom, n) % r->nbuckets];
+    vr_domain *d = r->buckets[hash_fnv1a(dom, n) % r->nbuckets];
     for (; d; d = d->next)
         if (strlen(d->domain) == n && memcmp(d->domain, dom, n) == 0)
             return d;
@@ -105,7 +100,7 @@ static vr_domain *vr_find(const vhost_router *r, const char *dom, size_t n)
  * and go (frpc proxies registered and closed) do not accumulate. */
 static void vr_drop_domain(vhost_router *r, vr_domain *d)
 {
-    vr_domain **pp = &r->buckets[vr_hash(d->domain, strlen(d->domain)) % r->nbuckets];
+    vr_domain **pp = &r->buckets[hash_fnv1a(d->domain, strlen(d->domain)) % r->nbuckets];
     while (*pp != d)
         pp = &(*pp)->next;
     *pp = d->next;
@@ -130,7 +125,7 @@ static void vr_rehash(vhost_router *r)
         vr_domain *d = r->buckets[i];
         while (d) {
             vr_domain *next = d->next;
-            size_t k = vr_hash(d->domain, strlen(d->domain)) % nb;
+            size_t k = hash_fnv1a(d->domain, strlen(d->domain)) % nb;
             d->next = b[k];
             b[k] = d;
             d = next;
@@ -178,7 +173,7 @@ int vhost_router_add(vhost_router *r, const char *domain, const char *location,
         }
         d->domain = dom;
         dom = NULL;
-        size_t k = vr_hash(d->domain, strlen(d->domain)) % r->nbuckets;
+        size_t k = hash_fnv1a(d->domain, strlen(d->domain)) % r->nbuckets;
         d->next = r->buckets[k];
         r->buckets[k] = d;
         r->ndomains++;

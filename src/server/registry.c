@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/hash.h"
 #include "server/svr_internal.h"
 
 struct svr_map_ent {
@@ -11,15 +12,9 @@ struct svr_map_ent {
     char key[]; /* NUL-terminated copy */
 };
 
-/* FNV-1a. */
 static size_t map_hash(const char *key)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
-        h ^= *p;
-        h *= 1099511628211ull;
-    }
-    return (size_t)h;
+    return (size_t)hash_fnv1a(key, strlen(key));
 }
 
 void svr_map_init(struct svr_map *m)
