@@ -103,3 +103,18 @@ int svr_bind_addr(const char *host, int port, struct sockaddr_storage *ss, sockl
         ((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
     return 0;
 }
+
+int svr_bind_host(const char *host, char *out, size_t outlen)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    bool literal = uv_ip4_addr(host, 0, (struct sockaddr_in *)&ss) == 0 ||
+                   uv_ip6_addr(host, 0, (struct sockaddr_in6 *)&ss) == 0;
+    if (!*host || literal) {
+        if (strlen(host) >= outlen) return UV_EINVAL;
+        strcpy(out, host);
+        return 0;
+    }
+    if (svr_bind_addr(host, 0, &ss, &len) != 0) return CFRP_ENOTFOUND;
+    return uv_ip_name((struct sockaddr *)&ss, out, outlen);
+}

@@ -13,4 +13,9 @@
  * or CFRP_ENOTFOUND when the name does not resolve. Thread-safe. */
 int svr_bind_addr(const char *host, int port, struct sockaddr_storage *ss, socklen_t *len);
 
+/* The numeric text to listen on for host: host itself when it is empty or an IP literal,
+ * else the address svr_bind_addr remembers for the name. Returns 0, CFRP_ENOTFOUND, or
+ * UV_EINVAL / UV_ENOSPC when out (outlen bytes) is too small. */
+int svr_bind_host(const char *host, char *out, size_t outlen);
+
 #endif

@@ -1,14 +1,17 @@
 /* tcp proxies (protocol.md 6.1, frp's server/proxy/tcp.go): a listener on
  * proxyBindAddr:remotePort from the port manager; each user connection gets a work
  * connection and is joined with it. */
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/err.h"
 #include "base/log.h"
 #include "config/client_config.h"
 #include "config/server_config.h"
 #include "net/tcp.h"
+#include "server/bind_addr.h"
 #include "server/svr_internal.h"
 
 struct tcp_impl {
@@ -36,8 +39,13 @@ static int tcp_run(struct svr_proxy *p, char *remote_addr, size_t cap, char *err
         free(t);
         return port;
     }
-    int rc = tcp_listen(svr->loop, svr->cfg->proxy_bind_addr, port, 0, NULL, tcp_on_user, p, &t->l, err,
-                        errlen);
+    /* a host name is looked up once per process, not on the loop for every proxy */
+    char host[INET6_ADDRSTRLEN + 64];
+    int rc = svr_bind_host(svr->cfg->proxy_bind_addr, host, sizeof host);
+    if (rc == CFRP_ENOTFOUND)
+        err_set(err, errlen, "listen tcp: lookup %s: no such host", svr->cfg->proxy_bind_addr);
+    else if (rc == 0)
+        rc = tcp_listen(svr->loop, host, port, 0, NULL, tcp_on_user, p, &t->l, err, errlen);
     if (rc) {
         svr_ports_release(svr->tcp_ports, port, svr_now_ms());
         free(t);

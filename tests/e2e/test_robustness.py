@@ -819,6 +819,24 @@ def test_remote_port_zero_logs_the_bound_port(cfrp):
     stop_clean(frps)
 
 
+def test_proxy_bind_addr_by_name(cfrp):
+    """proxyBindAddr given as a host name: tcp proxies listen on its address (the name is
+    looked up once, not on the loop for every proxy) and users reach them there."""
+    frps, port = start_frps(cfrp, False, 'proxyBindAddr = "localhost"\n')
+    ctl, resp = login(port)
+    assert ctl.recv() == ("r", {})
+    for name in ("byname1", "byname2"):
+        rport = free_port()
+        assert new_proxy(ctl, name, remote_port=rport) == {"proxy_name": name,
+                                                           "remote_addr": f":{rport}"}
+        with socket.create_connection((HOST, rport), timeout=5):
+            pass
+        with pytest.raises(OSError):  # bound to localhost's address only
+            socket.create_connection(("127.0.0.2", rport), timeout=2)
+    ctl.close()
+    stop_clean(frps)
+
+
 def test_frpc_login_closed_by_frps_says_eof(cfrp):
     """frpc with tcpMux against a frps without it: frps drops the connection during the
     login and frpc reports EOF, as frp does."""
