@@ -15,8 +15,12 @@
 #define CUDP_IDLE_MS 30000
 #define CUDP_PING_MS 30000
 #define CUDP_MAX_QUEUED (1024u * 1024u) /* replies are dropped above this (frp: 1024 queued) */
+/* Local sockets per work connection. frp opens one per user address without a bound;
+ * past this the least recently used one is closed, so fds and lookups stay bounded. */
+#define CUDP_MAX_PEERS 1024
 
-/* A local socket for one user address; in cudp_work.peers while open. */
+/* A local socket for one user address; in cudp_work.peers (least recently used first)
+ * while open. */
 struct cpeer {
     struct list_link link;
     struct cudp_work *u;
@@ -35,6 +39,7 @@ struct cudp_work {
     msg_reader rd;
     uv_timer_t ping;
     struct list_link peers;
+    unsigned npeers;       /* in peers */
     struct sockaddr_storage local;
     char *buf;             /* udpPacketSize bytes for replies; owned */
     size_t buf_len;
@@ -65,6 +70,7 @@ static void cpeer_handle_closed(uv_handle_t *h)
 static void cpeer_close(struct cpeer *pe)
 {
     list_del(&pe->link);
+    pe->u->npeers--;
     uv_close((uv_handle_t *)&pe->udp, cpeer_handle_closed);
     uv_close((uv_handle_t *)&pe->idle, cpeer_handle_closed);
 }
@@ -122,7 +128,9 @@ static struct cpeer *cpeer_open(struct cudp_work *u, const char *key, const msg_
     pe->udp.data = pe->idle.data = pe;
     pe->handles = 2;
     u->open++;
+    if (u->npeers >= CUDP_MAX_PEERS) cpeer_close(LIST_ITEM(u->peers.next, struct cpeer, link));
     list_push(&u->peers, &pe->link);
+    u->npeers++;
     if (uv_udp_connect(&pe->udp, (struct sockaddr *)&u->local) != 0 ||
         uv_udp_recv_start(&pe->udp, cpeer_alloc, cpeer_recv) != 0) {
         cpeer_close(pe);
@@ -144,6 +152,8 @@ static void cudp_packet(struct cudp_work *u, const msg_udp_packet *pk)
         struct cpeer *c = LIST_ITEM(e, struct cpeer, link);
         if (strcmp(c->key, key) == 0) {
             pe = c;
+            list_del(&pe->link); /* now the most recently used */
+            list_push(&u->peers, &pe->link);
             break;
         }
     }

@@ -442,6 +442,43 @@ def test_udp_packet_size(cfrp):
         echo.close()
 
 
+def test_udp_local_sockets_bounded(cfrp):
+    """frpc opens a local socket per user address; past 1024 per proxy the least recently
+    used one is closed, so 1,100 users never cost more than 1,024 sockets, and the
+    recent users still get their answers."""
+    sport, rport = free_port(), free_udp_port()
+    echo = UDPEcho()
+    try:
+        start_frps(cfrp, sport)
+        proxies = (f'[[proxies]]\nname = "many"\ntype = "udp"\nlocalPort = {echo.port}\n'
+                   f'remotePort = {rport}\n')
+        pc = start_frpc(cfrp, frpc_cfg(cfrp, sport, proxies), ["many"])
+        assert udp_roundtrip(rport, b"first") == b"echo:first"
+        fds_before = len(os.listdir(f"/proc/{pc.popen.pid}/fd"))
+        users = []
+        for i in range(1100):
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.bind((f"127.0.{2 + i // 200}.{2 + i % 200}", 0))
+                users.append(s.getsockname())
+                s.sendto(b"u%d" % i, (HOST, rport))
+            if i % 50 == 49:
+                time.sleep(0.05)
+        time.sleep(1.0)
+        fds = len(os.listdir(f"/proc/{pc.popen.pid}/fd"))
+        assert fds - fds_before <= 1024, (fds_before, fds)
+        assert fds - fds_before >= 1000, (fds_before, fds)  # the users did get sockets
+        for addr in users[-5:]:  # the most recent users are still mapped
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.bind(addr)
+                s.settimeout(2)
+                s.sendto(b"again", (HOST, rport))
+                assert s.recvfrom(100)[0] == b"echo:again"
+        assert pc.alive()
+        no_sanitizer_report(pc)
+    finally:
+        echo.close()
+
+
 def make_pki(cfrp):
     """A CA, a server certificate for 127.0.0.1 and a client certificate (openssl CLI)."""
     d = cfrp.tmp
