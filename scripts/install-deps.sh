@@ -8,6 +8,7 @@ packages=(
   libuv1-dev libssl-dev libjansson-dev libyaml-dev libsnappy-dev
   libhttp-parser-dev libcmocka-dev
   python3 python3-pytest python3-cryptography curl socat openssl
+  tinyproxy-bin microsocks
 )
 # `--bench` adds what bench/ drives: iperf3 for throughput, wrk and nginx for HTTP.
 [ "${1:-}" = "--bench" ] && packages+=(iperf3 wrk nginx-light)

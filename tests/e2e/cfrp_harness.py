@@ -71,14 +71,14 @@ class Result:
 class Proc:
     """A started process whose output goes to files; read it with .stdout()/.stderr()."""
 
-    def __init__(self, args, cwd, out_path, err_path):
+    def __init__(self, args, cwd, out_path, err_path, env=None):
         self.args = args
         self.out_path = out_path
         self.err_path = err_path
         self._out = open(out_path, "wb")
         self._err = open(err_path, "wb")
         self.popen = subprocess.Popen(args, cwd=cwd, stdout=self._out, stderr=self._err,
-                                      stdin=subprocess.DEVNULL, env=_env())
+                                      stdin=subprocess.DEVNULL, env={**_env(), **(env or {})})
 
     def stdout(self):
         return Path(self.out_path).read_bytes().decode("utf-8", "replace")
@@ -168,12 +168,13 @@ class Harness:
         return Result(cp.returncode, cp.stdout.decode("utf-8", "replace"),
                       cp.stderr.decode("utf-8", "replace"))
 
-    def start(self, prog, *args, cwd=None):
-        """Starts frps/frpc in the background; it is killed at teardown."""
+    def start(self, prog, *args, cwd=None, env=None):
+        """Starts frps/frpc in the background (env: variables to add); it is killed at
+        teardown."""
         self._n += 1
         out = self.tmp / f"{prog}-{self._n}.out"
         err = self.tmp / f"{prog}-{self._n}.err"
-        p = Proc([binary(prog), *args], cwd or self.tmp, out, err)
+        p = Proc([binary(prog), *args], cwd or self.tmp, out, err, env)
         self.procs.append(p)
         return p
 
