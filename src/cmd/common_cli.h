@@ -85,9 +85,6 @@ const char *cli_cmd_path(const struct cli_cmd *cmd);
 /* Prints cmd's help text (cobra's help template) to stdout. */
 void cli_print_help(struct cli_cmd *cmd);
 
-/* Go's strconv.Quote of s (printable UTF-8 kept, the rest escaped) into out. */
-void cli_go_quote(const char *s, char *out, size_t cap);
-
 /* Go's strconv.ParseInt(s, 0, 64): 0 or -1 with Go's error text in err. */
 int cli_parse_int(const char *s, long long *out, char *err, size_t errlen);
 

@@ -3,6 +3,7 @@
  * usage-error reporting, all byte-compatible with cobra v1.8.0 as frp uses it. */
 #include "cmd/common_cli.h"
 #include "cmd/common_flags.h"
+#include "config/types.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -180,7 +181,7 @@ static size_t lev(const char *a, const char *b)
 static void print_unknown_command(struct cli_cmd *cmd, const char *arg)
 {
     char q[600];
-    cli_go_quote(arg, q, sizeof q);
+    cfg_go_quote(arg, q, sizeof q);
     fprintf(stderr, "Error: unknown command %s for \"%s\"", q, cli_cmd_path(cmd));
     struct cli_cmd *sorted[CLI_MAX_SUBS];
     memcpy(sorted, cmd->subs, cmd->nsubs * sizeof sorted[0]);
@@ -463,7 +464,7 @@ int cli_execute(struct cli_cmd *root, int argc, char **argv)
     }
     if (cmd->no_args && npos > 0) {
         char q[600], msg[1024];
-        cli_go_quote(pos[0], q, sizeof q);
+        cfg_go_quote(pos[0], q, sizeof q);
         snprintf(msg, sizeof msg, "unknown command %s for \"%s\"", q, cli_cmd_path(cmd));
         rc = usage_error(cmd, msg);
         goto out;

@@ -2,64 +2,12 @@
  * of a command, argument parsing and the aligned usage lines of help output. */
 #include "base/ascii.h"
 #include "cmd/common_flags.h"
+#include "config/types.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 /* ---- Go-compatible value parsing ---------------------------------------------------- */
-
-void cli_go_quote(const char *s, char *out, size_t cap)
-{
-    size_t o = 0;
-#define PUT(c)                          \
-    do {                                \
-        if (o + 1 < cap) out[o++] = (c); \
-    } while (0)
-    PUT('"');
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p) {
-        unsigned char c = *p;
-        size_t seq = 0;
-        if (c >= 0xc2 && c <= 0xdf) seq = 2;
-        else if (c >= 0xe0 && c <= 0xef) seq = 3;
-        else if (c >= 0xf0 && c <= 0xf4) seq = 4;
-        if (seq) {
-            size_t k = 1;
-            while (k < seq && (p[k] & 0xc0) == 0x80) k++;
-            if (k == seq) {
-                for (size_t i = 0; i < seq; i++) PUT((char)p[i]);
-                p += seq;
-                continue;
-            }
-        }
-        const char *esc = NULL;
-        switch (c) {
-        case '"': esc = "\\\""; break;
-        case '\\': esc = "\\\\"; break;
-        case '\a': esc = "\\a"; break;
-        case '\b': esc = "\\b"; break;
-        case '\f': esc = "\\f"; break;
-        case '\n': esc = "\\n"; break;
-        case '\r': esc = "\\r"; break;
-        case '\t': esc = "\\t"; break;
-        case '\v': esc = "\\v"; break;
-        default: break;
-        }
-        if (esc) {
-            for (; *esc; esc++) PUT(*esc);
-        } else if (c < 0x20 || c >= 0x7f) {
-            char hex[5];
-            snprintf(hex, sizeof hex, "\\x%02x", c);
-            for (int i = 0; i < 4; i++) PUT(hex[i]);
-        } else {
-            PUT((char)c);
-        }
-        p++;
-    }
-    PUT('"');
-    out[o < cap ? o : cap - 1] = '\0';
-#undef PUT
-}
 
 static int lower(int c)
 {
@@ -98,7 +46,7 @@ static bool go_underscore_ok(const char *s)
 int cli_parse_int(const char *s0, long long *out, char *err, size_t errlen)
 {
     char q[600];
-    cli_go_quote(s0, q, sizeof q);
+    cfg_go_quote(s0, q, sizeof q);
     const char *s = s0;
     bool neg = false;
     if (*s == '+') s++;
@@ -156,7 +104,7 @@ static int go_parse_bool(const char *s, bool *out, char *err, size_t errlen)
         if (strcmp(s, f[i]) == 0) return *out = false, 0;
     }
     char q[600];
-    cli_go_quote(s, q, sizeof q);
+    cfg_go_quote(s, q, sizeof q);
     snprintf(err, errlen, "strconv.ParseBool: parsing %s: invalid syntax", q);
     return -1;
 }
@@ -169,7 +117,7 @@ static int go_parse_duration(const char *orig, int64_t *out, char *err, size_t e
         {"ms", 1000000}, {"s", 1000000000ULL}, {"m", 60000000000ULL},
         {"h", 3600000000000ULL}};
     char q[600];
-    cli_go_quote(orig, q, sizeof q);
+    cfg_go_quote(orig, q, sizeof q);
     const char *s = orig;
     bool neg = false;
     if (*s == '-' || *s == '+') neg = *s == '-', s++;
@@ -216,7 +164,7 @@ static int go_parse_duration(const char *orig, int64_t *out, char *err, size_t e
         if (!unit) {
             char u[256], uq[600];
             snprintf(u, sizeof u, "%.*s", (int)(ulen < 255 ? ulen : 255), us);
-            cli_go_quote(u, uq, sizeof uq);
+            cfg_go_quote(u, uq, sizeof uq);
             snprintf(err, errlen, "time: unknown unit %s in duration %s", uq, q);
             return -1;
         }
@@ -438,7 +386,7 @@ static void bad_value(struct cli_flag *f, const char *v, const char *why, char *
                       size_t errlen)
 {
     char q[600], name[128];
-    cli_go_quote(v, q, sizeof q);
+    cfg_go_quote(v, q, sizeof q);
     size_t k = 0;
     for (const char *p = f->name; *p && k + 1 < sizeof name; p++) name[k++] = *p == '_' ? '-' : *p;
     name[k] = '\0';
@@ -505,7 +453,7 @@ int cli_flagset_parse(struct cli_flagset *fs, int argc, char **argv, char **pos,
                 char q[16];
                 snprintf(q, sizeof q, "%c", *sh);
                 char qq[32];
-                cli_go_quote(q, qq, sizeof qq);
+                cfg_go_quote(q, qq, sizeof qq);
                 qq[0] = qq[strlen(qq) - 1] = '\'';
                 snprintf(err, errlen, "unknown shorthand flag: %s in -%s", qq, sh);
                 return -1;
@@ -609,7 +557,7 @@ void cli_flagset_usages(struct cli_flagset *fs, FILE *out)
                              (f->type == CLI_CUSTOM && strcmp(f->type_name, "string") == 0);
             if (is_string) {
                 char q[600];
-                cli_go_quote(f->def, q, sizeof q);
+                cfg_go_quote(f->def, q, sizeof q);
                 fprintf(out, " (default %s)", q);
             } else {
                 fprintf(out, " (default %s)", f->def);
