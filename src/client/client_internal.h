@@ -71,6 +71,29 @@ struct csvc {
     char tls_err[512];           /* set when no login can work (TLS files, protocol) */
 };
 
+/* ---- carrier.c ---- */
+
+struct carrier_req;
+
+/* status 0: car is the carrier with every handshake done, owned by the callee (its
+ * data/on_close are the callee's to set). status < 0: car is NULL and err holds the
+ * text frp would report (a dial error, a TLS or WebSocket handshake error, "i/o
+ * timeout"). */
+typedef void (*carrier_cb)(stream *car, int status, const char *err, void *arg);
+
+/* Whether carrier_dial can use transport.protocol proto ("tcp", "websocket", "wss"). */
+bool carrier_supported(const char *proto);
+/* Whether the configuration needs a client TLS context (tls.enable, or wss). */
+bool carrier_wants_tls(const struct frpc_config *cfg);
+/* Dials frps with the configured transport (svc->tls must exist when
+ * carrier_wants_tls). Returns 0 (cb runs later, never inside this call) or a negative
+ * code (cb will not run). *out, if out is non-NULL, is valid until cb runs, for
+ * carrier_cancel. */
+int carrier_dial(struct csvc *svc, carrier_cb cb, void *arg, struct carrier_req **out);
+/* Aborts a dial whose callback has not run: it will not run, anything opened so far is
+ * closed and the request frees itself. */
+void carrier_cancel(struct carrier_req *r);
+
 /* ---- session.c ---- */
 
 /* Starts one login attempt (dial, TLS, yamux, Login). The outcome reaches

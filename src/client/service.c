@@ -218,10 +218,10 @@ int client_run(struct frpc_config *cfg, const char *config_path)
         return -1;
     }
     const char *proto = cfg->transport.protocol ? cfg->transport.protocol : "tcp";
-    if (strcmp(proto, "tcp") != 0)
+    if (!carrier_supported(proto))
         snprintf(svc.tls_err, sizeof svc.tls_err,
                  "transport protocol [%s] is not supported by this build", proto);
-    else if (cfg_tri_true(cfg->transport.tls.enable)) {
+    else if (carrier_wants_tls(cfg)) {
         const struct cfg_tls *t = &cfg->transport.tls.tls;
         struct tls_options to = {.cert_file = t->cert_file && t->cert_file[0] ? t->cert_file : NULL,
                                  .key_file = t->key_file && t->key_file[0] ? t->key_file : NULL,

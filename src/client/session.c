@@ -1,4 +1,5 @@
-/* One frpc session: dial the carrier (TCP, optional 0x17 byte, TLS, yamux), log in,
+/* One frpc session: dial the carrier (carrier.c: tcp/websocket/wss, TLS), run yamux on
+ * it when tcpMux is on, log in,
  * then run the encrypted control stream: heartbeats, NewProxy/NewProxyResp through the
  * proxy wrappers, and one new frp connection + NewWorkConn per ReqWorkConn
  * (protocol.md 1.1, 1.3, 4.1-4.7). */
@@ -20,7 +21,7 @@
 struct cpending {
     struct list_link link; /* in csess.pending */
     struct csess *sess; /* one reference */
-    dial_req *dial;     /* without tcpMux: the carrier being dialed */
+    struct carrier_req *dial; /* without tcpMux: the carrier being dialed */
     stream *st;         /* the frp connection once open */
     msg_reader *rd;     /* owned; made when the first byte arrives (a reader holds
                            10 KiB, and a burst of user connections makes many waiting
@@ -33,7 +34,7 @@ struct csess {
     bool closing;
     bool logged_in;
     bool reported;            /* the service was told how this session ended */
-    dial_req *dial;           /* the carrier being dialed */
+    struct carrier_req *dial; /* the carrier being dialed */
     yamux_session *mux;       /* with tcpMux, until its close callback */
     stream *ctl;              /* the control connection (encrypted after login) */
     msg_reader *rd;           /* control frames; owned */
@@ -45,7 +46,6 @@ struct csess {
     struct cproxy *px;        /* npx wrappers; owned */
     size_t npx;
     struct list_link pending;     /* struct cpending */
-    char tls_err[512];        /* why the TLS handshake failed, if it did */
 };
 
 uint64_t cnow_ms(const struct csvc *svc)
@@ -133,14 +133,14 @@ void csess_close(struct csess *s)
         cproxy_close(&s->px[i]);
     }
     if (s->dial) {
-        dial_cancel(s->dial);
+        carrier_cancel(s->dial);
         s->dial = NULL;
         csess_unref(s);
     }
     while (!list_empty(&s->pending)) {
         struct cpending *w = LIST_ITEM(s->pending.next, struct cpending, link);
         if (w->dial) {
-            dial_cancel(w->dial);
+            carrier_cancel(w->dial);
             cpending_free(w);
         } else {
             list_del(&w->link); /* its on_close frees it */
@@ -164,7 +164,7 @@ void csess_close(struct csess *s)
 /* Login failed: report the reason and close everything. */
 static void csess_fail(struct csess *s, const char *reason)
 {
-    csess_report(s, s->tls_err[0] ? s->tls_err : reason);
+    csess_report(s, reason);
     csess_close(s);
 }
 
@@ -190,40 +190,6 @@ static bool csess_scope(const struct csess *s, const char *scope)
 static void csess_login(struct csess *s);
 static void csess_login_timeout(uv_timer_t *t);
 static void csess_mux_closed(yamux_session *sess, int status);
-
-/* tcp -> [0x17] -> [TLS] as configured (protocol.md 1.3). Takes tcp, also on error. */
-static int csess_wrap_carrier(struct csvc *svc, stream *tcp, tls_handshake_cb hs, void *arg,
-                              stream **out)
-{
-    if (!svc->tls) {
-        *out = tcp;
-        return 0;
-    }
-    const struct cfg_client_tls *t = &svc->cfg->transport.tls;
-    if (t->disable_custom_tls_first_byte == CFG_FALSE) {
-        int rc = stream_write_copy(tcp, "\x17", 1, NULL, NULL);
-        if (rc < 0) {
-            stream_close(tcp);
-            return rc;
-        }
-    }
-    const char *sn = t->tls.server_name && t->tls.server_name[0] ? t->tls.server_name
-                                                                 : svc->cfg->server_addr;
-    int rc = tls_client_new(svc->loop, svc->tls, tcp, sn, hs, arg, out);
-    if (rc < 0) stream_close(tcp);
-    return rc;
-}
-
-static void csess_dial_opts(const struct csvc *svc, struct dial_options *o)
-{
-    const struct cfg_client_transport *t = &svc->cfg->transport;
-    *o = (struct dial_options){
-        .timeout_ms = t->dial_server_timeout > 0 ? (uint64_t)t->dial_server_timeout * 1000 : 0,
-        .local_ip = t->connect_server_local_ip,
-        .tcp = {.nodelay = true,
-                .keepalive_secs = t->dial_server_keepalive > 0 ? (int)t->dial_server_keepalive : 0},
-    };
-}
 
 /* ---- work connections ---- */
 
@@ -318,20 +284,13 @@ static void cpending_go(struct cpending *w, stream *st)
     }
 }
 
-static void cpending_dialed(stream *tcp, int status, const char *err, void *arg)
+static void cpending_dialed(stream *car, int status, const char *err, void *arg)
 {
     struct cpending *w = arg;
     struct csess *s = w->sess;
     w->dial = NULL;
     if (status < 0) {
         log_warn("%sstart new connection to server error: %s", s->svc->prefix, err);
-        cpending_free(w);
-        return;
-    }
-    stream *car;
-    int rc = csess_wrap_carrier(s->svc, tcp, NULL, NULL, &car);
-    if (rc < 0) {
-        log_warn("%sstart new connection to server error: %s", s->svc->prefix, err_str(rc));
         cpending_free(w);
         return;
     }
@@ -356,10 +315,7 @@ static void csess_req_work_conn(struct csess *s)
         cpending_go(w, st);
         return;
     }
-    struct dial_options o;
-    csess_dial_opts(s->svc, &o);
-    int rc = dial_tcp(s->svc->loop, s->svc->cfg->server_addr, (int)s->svc->cfg->server_port, &o,
-                      cpending_dialed, w, &w->dial);
+    int rc = carrier_dial(s->svc, cpending_dialed, w, &w->dial);
     if (rc < 0) {
         log_warn("%sstart new connection to server error: %s", s->svc->prefix, err_str(rc));
         cpending_free(w);
@@ -620,20 +576,10 @@ static void csess_login(struct csess *s)
     uv_timer_start(&s->login_timer, csess_login_timeout, CSESS_LOGIN_TIMEOUT_MS, 0);
 }
 
-/* The carrier is connected (and its TLS handshake done): yamux if tcpMux, then Login. */
+/* The carrier is connected with its handshakes done: yamux if tcpMux, then Login. */
 static void csess_carrier_ready(struct csess *s, stream *car)
 {
     struct csvc *svc = s->svc;
-    if (s->ctl == car) {
-        /* The TLS stream held for its handshake goes to yamux or stays the control. */
-        if (!cfg_tri_true(svc->cfg->transport.tcp_mux)) {
-            csess_login(s);
-            return;
-        }
-        s->ctl = NULL;
-        car->on_close = NULL;
-        csess_unref(s); /* its reference; the session's own keeps s alive */
-    }
     int rc;
     if (cfg_tri_true(svc->cfg->transport.tcp_mux)) {
         struct yamux_config yc;
@@ -662,43 +608,14 @@ static void csess_carrier_ready(struct csess *s, stream *car)
     csess_login(s);
 }
 
-/* TLS handshake of the carrier: frp reports its error text as the login failure. */
-static void csess_tls_hs(stream *st, int status, const char *err, void *arg)
+static void csess_dialed(stream *car, int status, const char *err, void *arg)
 {
     struct csess *s = arg;
-    if (status < 0) {
-        snprintf(s->tls_err, sizeof s->tls_err, "%s", err ? err : err_str(status));
-        csess_fail(s, s->tls_err);
-        return;
-    }
-    csess_carrier_ready(s, st);
-}
-
-static void csess_dialed(stream *tcp, int status, const char *err, void *arg)
-{
-    struct csess *s = arg;
-    struct csvc *svc = s->svc;
     s->dial = NULL;
-    if (status < 0) {
+    if (status < 0)
         csess_fail(s, err);
-        csess_unref(s);
-        return;
-    }
-    stream *car;
-    int rc = csess_wrap_carrier(svc, tcp, csess_tls_hs, s, &car);
-    if (rc < 0) {
-        csess_fail(s, err_str(rc));
-    } else if (svc->tls) {
-        /* Held as the control connection until the handshake callback decides; the
-         * login deadline covers the handshake too. */
-        uv_timer_start(&s->login_timer, csess_login_timeout, CSESS_LOGIN_TIMEOUT_MS, 0);
-        s->ctl = car;
-        car->data = s;
-        car->on_close = csess_ctl_closed;
-        csess_ref(s);
-    } else {
+    else
         csess_carrier_ready(s, car);
-    }
     csess_unref(s); /* the dial */
 }
 
@@ -722,11 +639,8 @@ int csess_start(struct csvc *svc)
         timers[i]->data = s;
     }
     svc->sess = s;
-    struct dial_options o;
-    csess_dial_opts(svc, &o);
     csess_ref(s); /* the dial */
-    int rc = dial_tcp(svc->loop, svc->cfg->server_addr, (int)svc->cfg->server_port, &o,
-                      csess_dialed, s, &s->dial);
+    int rc = carrier_dial(svc, csess_dialed, s, &s->dial);
     if (rc < 0) {
         s->dial = NULL;
         csess_unref(s);

@@ -1,16 +1,25 @@
 /* frps's bind port: classifies each accepted connection by its first 10 bytes
- * (protocol.md 1.2), does the TLS sniff (1.3), runs a yamux server when tcpMux is on
+ * (protocol.md 1.2), answers the WebSocket upgrade on frp's path (1.5), does the TLS
+ * sniff (1.3) on plain and WebSocket carriers, runs a yamux server when tcpMux is on
  * (2.1), and reads the first frame of every frp connection within 10 s to hand it to a
  * control (Login), a control's work pool (NewWorkConn) or the visitor hook. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/err.h"
 #include "base/log.h"
 #include "config/server_config.h"
+#include "http/http_request.h"
 #include "mux/yamux.h"
 #include "net/tls.h"
+#include "net/websocket.h"
 #include "server/svr_internal.h"
+
+/* frp's FrpWebsocketPath, the one path its WebSocket listener serves. */
+#define SVR_WS_PATH "/~!frp"
+/* Go's http.Server ReadHeaderTimeout on that listener. */
+#define SVR_WS_HEAD_TIMEOUT_MS 60000
 
 /* ---- classification ---- */
 
@@ -293,8 +302,10 @@ struct svr_accepted {
     struct list_link link; /* in svr->accepting */
     struct server *svr;
     stream *s;            /* owned until handed over */
-    uv_timer_t timer;     /* 10 s for the first 10 bytes */
+    uv_timer_t timer;     /* 10 s for the first bytes */
     buf_ref got;          /* everything read so far, in one chunk */
+    size_t need;          /* bytes wanted before deciding */
+    bool websocket;       /* s is a WebSocket carrier: TLS sniff only, no classification */
 };
 
 static void acc_timer_closed(uv_handle_t *h)
@@ -358,14 +369,21 @@ static void acc_frp(struct server *svr, stream *s, buf_ref head)
     svr_session_start(svr, carrier);
 }
 
+static void svr_ws_start(struct server *svr, stream *s, buf_ref head);
+
 static void acc_classified(struct svr_accepted *a)
 {
     struct server *svr = a->svr;
     stream *s = a->s;
     buf_ref head = a->got;
+    bool websocket = a->websocket;
     a->got = (buf_ref){0};
     acc_free(a);
     s->on_close = NULL;
+    if (websocket) {
+        acc_frp(svr, s, head);
+        return;
+    }
     const struct frps_config *cfg = svr->cfg;
     bool shared_addr = strcmp(cfg->proxy_bind_addr, cfg->bind_addr) == 0;
     bool https = shared_addr && cfg->vhost_https_port == cfg->bind_port;
@@ -373,8 +391,8 @@ static void acc_classified(struct svr_accepted *a)
     void (*hook)(struct server *, stream *, buf_ref) = NULL;
     switch (svr_classify((const uint8_t *)head.base, https, http)) {
     case SVR_CLASS_WEBSOCKET:
-        hook = svr->hooks.websocket;
-        break;
+        svr_ws_start(svr, s, head);
+        return;
     case SVR_CLASS_VHOST_HTTPS:
         hook = svr->hooks.vhost_https;
         break;
@@ -417,12 +435,14 @@ static void acc_on_read(stream *s, ssize_t nread, buf_ref data)
         buf_ref_release(&data);
         a->got = buf_ref_make(c, 0, total);
     }
-    if (a->got.len < SVR_CLASSIFY_LEN) return;
+    if (a->got.len < a->need) return;
     stream_read_stop(s);
     acc_classified(a);
 }
 
-void svr_bind_accept(struct server *svr, stream *s)
+/* Waits (10 s) for the first need bytes of s, then classifies it, or for a WebSocket
+ * carrier goes straight to the TLS sniff. */
+static void acc_start(struct server *svr, stream *s, size_t need, bool websocket)
 {
     struct svr_accepted *a = calloc(1, sizeof *a);
     if (!a) {
@@ -431,6 +451,8 @@ void svr_bind_accept(struct server *svr, stream *s)
     }
     a->svr = svr;
     a->s = s;
+    a->need = need;
+    a->websocket = websocket;
     list_push(&svr->accepting, &a->link);
     uv_timer_init(svr->loop, &a->timer);
     a->timer.data = a;
@@ -440,8 +462,182 @@ void svr_bind_accept(struct server *svr, stream *s)
     if (stream_read_start(s, acc_on_read)) acc_fail(a);
 }
 
+void svr_bind_accept(struct server *svr, stream *s)
+{
+    acc_start(svr, s, SVR_CLASSIFY_LEN, false);
+}
+
+/* ---- the WebSocket upgrade (frp's WebsocketListener: Go's http.Server with a
+ * ServeMux serving only SVR_WS_PATH through x/net/websocket's Handler) ---- */
+
+struct svr_wsconn {
+    struct list_link link; /* in svr->wsconns */
+    struct server *svr;
+    stream *s;             /* owned until handed over */
+    uv_timer_t timer;      /* SVR_WS_HEAD_TIMEOUT_MS for the request head */
+    http_request_parser *p; /* owned */
+};
+
+static void ws_timer_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void ws_free(struct svr_wsconn *w)
+{
+    list_del(&w->link);
+    if (w->p) http_request_parser_free(w->p);
+    free(w->p);
+    w->p = NULL;
+    uv_close((uv_handle_t *)&w->timer, ws_timer_closed);
+}
+
+static void ws_fail(struct svr_wsconn *w)
+{
+    w->s->on_close = NULL;
+    stream_close(w->s);
+    ws_free(w);
+}
+
+static void ws_timeout(uv_timer_t *t)
+{
+    ws_fail(t->data);
+}
+
+static void ws_answered(stream *s, int status, void *arg)
+{
+    stream_close(s);
+}
+
+/* Sends a refusal and closes the connection once it is written. */
+static void ws_refuse(struct svr_wsconn *w, const char *resp, size_t len)
+{
+    stream *s = w->s;
+    ws_free(w);
+    s->on_close = NULL;
+    stream_read_stop(s);
+    if (stream_write_copy(s, resp, len, ws_answered, NULL) < 0) stream_close(s);
+}
+
+static struct ws_str ws_header(const http_request *r, const char *name)
+{
+    const http_header *h = http_request_header(r, name);
+    return h ? (struct ws_str){h->value, h->value_len} : (struct ws_str){0};
+}
+
+/* The request head is complete; rest holds the bytes after it. */
+static void ws_request(struct svr_wsconn *w, const char *rest, size_t rest_len)
+{
+    const http_request *r = &w->p->req;
+    char resp[512];
+    size_t len = 0;
+    if (r->path_len != sizeof SVR_WS_PATH - 1 || memcmp(r->path, SVR_WS_PATH, r->path_len) != 0) {
+        static const char nf[] = "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain; "
+                                 "charset=utf-8\r\nX-Content-Type-Options: nosniff\r\n"
+                                 "Content-Length: 19\r\nConnection: close\r\n\r\n"
+                                 "404 page not found\n";
+        ws_refuse(w, nf, sizeof nf - 1);
+        return;
+    }
+    struct ws_upgrade_req rq = {
+        .upgrade = ws_header(r, "Upgrade"),
+        .connection = ws_header(r, "Connection"),
+        .key = ws_header(r, "Sec-WebSocket-Key"),
+        .version = ws_header(r, "Sec-WebSocket-Version"),
+        .origin = ws_header(r, "Origin"),
+        .protocol = ws_header(r, "Sec-WebSocket-Protocol"),
+    };
+    int status = ws_server_answer(&rq, resp, sizeof resp, &len);
+    if (status != 101) {
+        if (status < 0)
+            len = (size_t)snprintf(resp, sizeof resp, "HTTP/1.1 400 Bad Request\r\n\r\n");
+        ws_refuse(w, resp, len);
+        return;
+    }
+    struct server *svr = w->svr;
+    stream *s = w->s;
+    ws_free(w);
+    s->on_close = NULL;
+    stream_read_stop(s);
+    stream *ws;
+    if (stream_write_copy(s, resp, len, NULL, NULL) < 0 ||
+        ws_server_new(svr->loop, s, rest, rest_len, &ws) < 0) {
+        stream_close(s);
+        return;
+    }
+    acc_start(svr, ws, 1, true);
+}
+
+/* Feeds request bytes; 1 when the connection was answered (w is gone). */
+static int ws_feed(struct svr_wsconn *w, const char *data, size_t len)
+{
+    size_t used = 0;
+    char err[256];
+    int rc = http_request_feed(w->p, data, len, &used, err, sizeof err);
+    if (rc == HTTP_NEED_MORE) return 0;
+    if (rc == HTTP_DONE) {
+        ws_request(w, data + used, len - used);
+        return 1;
+    }
+    log_trace("websocket request error: %s", err);
+    int st = w->p->status ? w->p->status : 400;
+    const char *text = st == 431   ? "Request Header Fields Too Large"
+                       : st == 501 ? "Not Implemented"
+                       : st == 505 ? "HTTP Version Not Supported"
+                       : st == 417 ? "Expectation Failed"
+                                   : "Bad Request";
+    char resp[256];
+    int n = snprintf(resp, sizeof resp,
+                     "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                     "Connection: close\r\n\r\n%d %s",
+                     st, text, st, text);
+    ws_refuse(w, resp, (size_t)n);
+    return 1;
+}
+
+static void ws_on_read(stream *s, ssize_t nread, buf_ref data)
+{
+    struct svr_wsconn *w = s->data;
+    if (nread < 0) {
+        buf_ref_release(&data);
+        ws_fail(w);
+        return;
+    }
+    ws_feed(w, data.base, data.len);
+    buf_ref_release(&data);
+}
+
+/* A bind-port connection that starts with "GET /~!frp": read its request head (head
+ * holds the first bytes) and answer the upgrade. */
+static void svr_ws_start(struct server *svr, stream *s, buf_ref head)
+{
+    struct svr_wsconn *w = calloc(1, sizeof *w);
+    http_request_parser *p = w ? malloc(sizeof *p) : NULL;
+    if (!p) {
+        free(w);
+        buf_ref_release(&head);
+        stream_close(s);
+        return;
+    }
+    http_request_parser_init(p);
+    w->svr = svr;
+    w->s = s;
+    w->p = p;
+    list_push(&svr->wsconns, &w->link);
+    uv_timer_init(svr->loop, &w->timer);
+    w->timer.data = w;
+    uv_timer_start(&w->timer, ws_timeout, SVR_WS_HEAD_TIMEOUT_MS, 0);
+    s->data = w;
+    s->on_close = NULL;
+    int done = ws_feed(w, head.base, head.len);
+    buf_ref_release(&head);
+    if (!done && stream_read_start(s, ws_on_read)) ws_fail(w);
+}
+
 void svr_bind_stop(struct server *svr)
 {
+    while (!list_empty(&svr->wsconns))
+        ws_fail(LIST_ITEM(svr->wsconns.next, struct svr_wsconn, link));
     while (!list_empty(&svr->accepting))
         acc_fail(LIST_ITEM(svr->accepting.next, struct svr_accepted, link));
     while (!list_empty(&svr->newconns))

@@ -57,6 +57,7 @@ static int svc_init(struct server *svr, uv_loop_t *loop, const struct frps_confi
     svr_map_init(&svr->controls);
     svr_map_init(&svr->proxies);
     list_init(&svr->accepting);
+    list_init(&svr->wsconns);
     list_init(&svr->newconns);
     list_init(&svr->sessions);
     list_init(&svr->ctls);

@@ -142,7 +142,6 @@ const char *svr_err_text(int code);
 /* Handlers for connection kinds that later modules serve; NULL: the connection is
  * closed. Each takes over s (with the bytes already read in head). */
 struct svr_hooks {
-    void (*websocket)(struct server *svr, stream *s, buf_ref head);
     void (*vhost_http)(struct server *svr, stream *s, buf_ref head);
     void (*vhost_https)(struct server *svr, stream *s, buf_ref head);
     /* A frp connection whose first frame was NewVisitorConn (m is the callee's). */
@@ -161,6 +160,7 @@ struct server {
     struct svr_map proxies;  /* proxy name -> struct svr_proxy* (frp's proxy manager) */
     struct svr_ports *tcp_ports, *udp_ports;
     struct list_link accepting; /* struct svr_accepted: classifying / sniffing */
+    struct list_link wsconns;   /* struct svr_wsconn: WebSocket upgrades being read */
     struct list_link newconns;  /* struct svr_newconn: waiting for the first frame */
     struct list_link sessions;  /* struct svr_session: yamux sessions */
     struct list_link ctls;      /* struct svr_control: every control not yet freed */
