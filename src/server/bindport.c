@@ -362,7 +362,7 @@ static void acc_frp(struct server *svr, stream *s, buf_ref head)
         svr_newconn_start(svr, NULL, carrier, head);
         return;
     }
-    if (head.len > 0 && svr_prefix_stream_new(svr->loop, carrier, head, &carrier)) {
+    if (head.len > 0 && prefix_stream_new(svr->loop, carrier, head, &carrier)) {
         stream_close(carrier);
         return;
     }

@@ -310,7 +310,7 @@ void svr_control_new_work_conn(struct server *svr, stream *s, buf_ref head, msg 
         return;
     }
     msg_clear(m);
-    if (head.len > 0 && svr_prefix_stream_new(svr->loop, s, head, &s)) {
+    if (head.len > 0 && prefix_stream_new(svr->loop, s, head, &s)) {
         stream_close(s);
         return;
     }

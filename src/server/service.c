@@ -147,6 +147,18 @@ static void svc_on_signal(uv_signal_t *h, int signum)
     uv_unref((uv_handle_t *)&sg->deadline);
 }
 
+/* Start-up failed after svc_init: says why on stdout (as frp does), closes what was
+ * opened and returns rc. */
+static int svc_abort(struct server *svr, int rc, const char *prefix, const char *err)
+{
+    printf("%s%s\n", prefix, err);
+    fflush(stdout);
+    svc_stop(svr);
+    uv_run(svr->loop, UV_RUN_DEFAULT);
+    svc_free(svr);
+    return rc;
+}
+
 int server_run(struct frps_config *cfg, const char *config_path)
 {
     if (config_path)
@@ -166,38 +178,17 @@ int server_run(struct frps_config *cfg, const char *config_path)
         return rc;
     }
     rc = svr_vhost_listen_tcpmux(&svr, err, sizeof err);
-    if (rc) {
-        printf("%s\n", err);
-        fflush(stdout);
-        svc_stop(&svr);
-        uv_run(loop, UV_RUN_DEFAULT);
-        svc_free(&svr);
-        return rc;
-    }
+    if (rc) return svc_abort(&svr, rc, "", err);
     struct tcp_options opts = {.nodelay = true,
                                .keepalive_secs = (int)cfg->transport.tcp_keepalive};
     rc = tcp_listen(loop, cfg->bind_addr, (int)cfg->bind_port, 4096, &opts, svc_on_conn, &svr,
                     &svr.listener, err, sizeof err);
-    if (rc) {
-        printf("create server listener error, %s\n", err);
-        fflush(stdout);
-        svc_stop(&svr);
-        uv_run(loop, UV_RUN_DEFAULT);
-        svc_free(&svr);
-        return rc;
-    }
+    if (rc) return svc_abort(&svr, rc, "create server listener error, ", err);
     char addr[300];
     tcp_join_host_port(addr, sizeof addr, cfg->bind_addr, (int)cfg->bind_port);
     log_info("frps tcp listen on %s", addr);
     rc = svr_vhost_listen_http(&svr, err, sizeof err);
-    if (rc) {
-        printf("%s\n", err);
-        fflush(stdout);
-        svc_stop(&svr);
-        uv_run(loop, UV_RUN_DEFAULT);
-        svc_free(&svr);
-        return rc;
-    }
+    if (rc) return svc_abort(&svr, rc, "", err);
     log_info("frps started successfully");
     log_start_rotation_timer(loop);
 

@@ -13,6 +13,7 @@
 #include "base/buf.h"
 #include "base/list.h"
 #include "config/types.h"
+#include "net/prefix_stream.h"
 #include "net/stream.h"
 #include "proto/crypto.h"
 #include "proto/frame.h"
@@ -106,13 +107,6 @@ enum svr_conn_class svr_classify(const uint8_t p[SVR_CLASSIFY_LEN], bool vhost_h
 enum svr_tls_sniff { SVR_SNIFF_PLAIN, SVR_SNIFF_TLS, SVR_SNIFF_TLS_CUSTOM, SVR_SNIFF_REFUSE };
 /* The TLS sniff of protocol.md 1.3 on the first byte. */
 enum svr_tls_sniff svr_tls_sniff(uint8_t first, bool force);
-
-/* ---- prefix stream (prefix_stream.c) ---- */
-
-/* Wraps inner so that head (taken over; may be empty) is read before inner's bytes.
- * The wrapper owns inner (its data/on_close) from now on. Returns 0 or UV_ENOMEM (then
- * head is released and inner is still the caller's). */
-int svr_prefix_stream_new(uv_loop_t *loop, stream *inner, buf_ref head, stream **out);
 
 /* ---- frames (msgio.c) ---- */
 

@@ -310,7 +310,7 @@ stream *vh_with_prefix(struct server *svr, stream *s, const char *data, size_t l
     if (len == 0) return s;
     buf_ref head = buf_ref_copy(data, len);
     stream *out = NULL;
-    if (!head.chunk || svr_prefix_stream_new(svr->loop, s, head, &out)) {
+    if (!head.chunk || prefix_stream_new(svr->loop, s, head, &out)) {
         stream_close(s);
         return NULL;
     }

@@ -127,7 +127,7 @@ static void test_prefix_stream(void **state)
     struct got ga = {0}, gb = {0};
     b->data = &gb;
     b->on_close = got_closed;
-    assert_int_equal(svr_prefix_stream_new(&loop, a, buf_ref_copy("head-", 5), &ps), 0);
+    assert_int_equal(prefix_stream_new(&loop, a, buf_ref_copy("head-", 5), &ps), 0);
     ps->data = &ga;
     ps->on_close = got_closed;
     assert_int_equal(stream_write_copy(b, "body", 4, NULL, NULL), 0);
@@ -159,7 +159,7 @@ static void test_prefix_stream_close_before_head(void **state)
     assert_int_equal(pipe_pair(&loop, &a, &b), 0);
     struct got ga = {0}, gb = {0};
     b->data = &gb;
-    assert_int_equal(svr_prefix_stream_new(&loop, a, buf_ref_copy("xyz", 3), &ps), 0);
+    assert_int_equal(prefix_stream_new(&loop, a, buf_ref_copy("xyz", 3), &ps), 0);
     ps->data = &ga;
     ps->on_close = got_closed;
     assert_int_equal(stream_read_start(ps, got_read), 0);

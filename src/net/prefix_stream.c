@@ -1,10 +1,11 @@
-/* A stream that first reads back bytes already taken from the stream below (the bind
- * port's classification bytes, or bytes after a first frame), then passes everything
+/* A stream that first reads back bytes already taken from the stream below (frps's
+ * bind-port classification bytes, or bytes after a first frame), then passes everything
  * through. Used where the next layer cannot take such bytes itself (yamux, joins). */
+#include "net/prefix_stream.h"
+
 #include <stdlib.h>
 
 #include "base/err.h"
-#include "server/svr_internal.h"
 
 typedef struct prefix_stream {
     stream s;
@@ -154,7 +155,7 @@ static const struct stream_ops ps_ops = {
     .local_addr = ps_local_addr,
 };
 
-int svr_prefix_stream_new(uv_loop_t *loop, stream *inner, buf_ref head, stream **out)
+int prefix_stream_new(uv_loop_t *loop, stream *inner, buf_ref head, stream **out)
 {
     prefix_stream *ps = calloc(1, sizeof *ps);
     if (!ps) {
