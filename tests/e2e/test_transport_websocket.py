@@ -22,7 +22,7 @@ from test_tunnel_frps import (LocalServer, echo_handler, frpc_cfg, no_sanitizer_
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
-class TLSRelay:
+class TLSRelay(LocalServer):
     """Terminates TLS on a local port and forwards the plain bytes to target_port."""
 
     def __init__(self, tmp, target_port):
@@ -33,25 +33,14 @@ class TLSRelay:
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ctx.load_cert_chain(cert, key)
         self.target = target_port
-        self.sock = socket.create_server((HOST, 0))
-        self.port = self.sock.getsockname()[1]
         self.accepted = 0
-        threading.Thread(target=self._loop, daemon=True).start()
+        super().__init__(self._relay)
 
-    def _loop(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
-
-    def _serve(self, c):
+    def _relay(self, c):
         try:
             t = self.ctx.wrap_socket(c, server_side=True)
             u = socket.create_connection((HOST, self.target))
         except (OSError, ssl.SSLError):
-            c.close()
             return
         self.accepted += 1
 
@@ -72,9 +61,6 @@ class TLSRelay:
 
         threading.Thread(target=pump, args=(t, u), daemon=True).start()
         pump(u, t)
-
-    def close(self):
-        self.sock.close()
 
 
 def ws_proxy_cfg(cfrp, server_port, local_port, remote_port, protocol, mux, extra=""):
