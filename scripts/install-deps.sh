@@ -7,6 +7,7 @@ packages=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
   libuv1-dev libssl-dev libjansson-dev libyaml-dev libsnappy-dev
   libhttp-parser-dev libcmocka-dev
+  libngtcp2-dev libngtcp2-crypto-gnutls-dev libgnutls28-dev
   python3 python3-pytest python3-cryptography curl socat openssl
   tinyproxy-bin microsocks
 )
