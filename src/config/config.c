@@ -1,6 +1,7 @@
 /* Loading frps and frpc configurations from files (config.h): the loader turns the
  * file into a tree, the schema decodes it, frpc's `includes` are expanded and merged
- * (config.md 6.1), then `start` and completion run. Validation is separate. */
+ * (config.md 6.1), then `start` and completion run. Legacy INI files (config.md 9)
+ * take the config/legacy.h path instead. Validation is separate. */
 #include "config/config.h"
 
 #include <dirent.h>
@@ -14,12 +15,14 @@
 
 #include "base/err.h"
 #include "config/client_config.h"
+#include "config/legacy.h"
 #include "config/loader.h"
 #include "config/server_config.h"
 
 int cfg_server_load(const char *path, bool strict, struct frps_config **out, char *err,
                     size_t errlen)
 {
+    if (cfg_legacy_detect_file(path)) return cfg_legacy_server_load(path, out, err, errlen);
     struct cfg_source src = {0};
     int rc = cfg_source_load_file(path, strict, &src, err, errlen);
     if (rc) return rc;
@@ -118,6 +121,7 @@ static int cfgl_include(struct frpc_config *cfg, const char *pattern_path, bool 
 int cfg_client_load(const char *path, bool strict, struct frpc_config **out, char *err,
                     size_t errlen)
 {
+    if (cfg_legacy_detect_file(path)) return cfg_legacy_client_load(path, out, err, errlen);
     struct frpc_config *cfg = NULL;
     int rc = cfgl_client_file(path, strict, &cfg, err, errlen);
     if (rc) return rc;
