@@ -4,7 +4,8 @@
  *   tcp        TCP -> [0x17] -> [TLS]
  *   websocket  TCP -> WebSocket (Host serverAddr:serverPort) -> [0x17] -> [TLS]
  *   wss        TCP -> TLS (always, never 0x17) -> WebSocket (Host = TLS server name)
- * With transport.proxyURL the TCP connection goes to the proxy, and its HTTP CONNECT or
+ *   kcp        KCP over UDP (kcp/kcp_conn.h) -> [0x17] -> [TLS]
+ * With transport.proxyURL the TCP connection (not kcp) goes to the proxy, and its HTTP CONNECT or
  * SOCKS5 handshake (net/proxy_dial.h) comes first. The caller gets the carrier once every handshake is done; the handshakes after the
  * TCP connect share one deadline. */
 #include <stdio.h>
@@ -13,6 +14,7 @@
 
 #include "base/err.h"
 #include "client/client_internal.h"
+#include "kcp/kcp_conn.h"
 #include "net/proxy_dial.h"
 #include "net/websocket.h"
 
@@ -21,7 +23,7 @@
 /* frp's FrpWebsocketPath. */
 #define CARRIER_WS_PATH "/~!frp"
 
-enum carrier_kind { CARRIER_TCP, CARRIER_WS, CARRIER_WSS };
+enum carrier_kind { CARRIER_TCP, CARRIER_WS, CARRIER_WSS, CARRIER_KCP };
 
 /* Heap memory owned by itself: freed when its timer has closed, after the callback ran
  * or the request was cancelled. */
@@ -31,6 +33,7 @@ struct carrier_req {
     carrier_cb cb;
     void *arg;
     dial_req *dial;   /* while the TCP connect runs */
+    kcp_dial_req *kdial; /* while a kcp carrier's address is looked up */
     bool via_proxy;   /* pu holds transport.proxyURL */
     struct proxy_url pu;
     proxy_req *preq;  /* while the proxy handshake runs (it owns the stream then) */
@@ -43,7 +46,7 @@ struct carrier_req {
 bool carrier_supported(const char *proto)
 {
     return strcmp(proto, "tcp") == 0 || strcmp(proto, "websocket") == 0 ||
-           strcmp(proto, "wss") == 0;
+           strcmp(proto, "wss") == 0 || strcmp(proto, "kcp") == 0;
 }
 
 bool carrier_wants_tls(const struct frpc_config *cfg)
@@ -205,6 +208,19 @@ static void carrier_dialed(stream *tcp, int status, const char *err, void *arg)
     if (rc < 0) carrier_finish(r, rc, NULL);
 }
 
+static void carrier_kcp_dialed(stream *s, int status, const char *err, void *arg)
+{
+    struct carrier_req *r = arg;
+    r->kdial = NULL;
+    if (status < 0) {
+        carrier_finish(r, status, err);
+        return;
+    }
+    r->st = s;
+    uv_timer_start(&r->timer, carrier_timeout, CARRIER_HANDSHAKE_TIMEOUT_MS, 0);
+    carrier_tls(r);
+}
+
 static void carrier_bad_proxy_url(uv_timer_t *t)
 {
     struct carrier_req *r = t->data;
@@ -220,6 +236,7 @@ int carrier_dial(struct csvc *svc, carrier_cb cb, void *arg, struct carrier_req 
     r->svc = svc;
     r->kind = strcmp(proto, "wss") == 0         ? CARRIER_WSS
               : strcmp(proto, "websocket") == 0 ? CARRIER_WS
+              : strcmp(proto, "kcp") == 0       ? CARRIER_KCP
                                                 : CARRIER_TCP;
     r->cb = cb;
     r->arg = arg;
@@ -233,6 +250,15 @@ int carrier_dial(struct csvc *svc, carrier_cb cb, void *arg, struct carrier_req 
     r->timer.data = r;
     const char *host = svc->cfg->server_addr;
     int port = (int)svc->cfg->server_port;
+    if (r->kind == CARRIER_KCP) {
+        int rc = kcp_dial(svc->loop, host, port, NULL, carrier_kcp_dialed, r, &r->kdial);
+        if (rc < 0) {
+            uv_close((uv_handle_t *)&r->timer, carrier_timer_closed);
+            return rc;
+        }
+        if (out) *out = r;
+        return 0;
+    }
     if (t->proxy_url && t->proxy_url[0]) {
         if (proxy_url_parse(t->proxy_url, &r->pu, r->err, sizeof r->err) < 0) {
             uv_timer_start(&r->timer, carrier_bad_proxy_url, 0, 0);
@@ -258,6 +284,8 @@ void carrier_cancel(struct carrier_req *r)
     r->done = true;
     if (r->dial) dial_cancel(r->dial);
     r->dial = NULL;
+    if (r->kdial) kcp_dial_cancel(r->kdial);
+    r->kdial = NULL;
     if (r->preq) proxy_cancel(r->preq);
     r->preq = NULL;
     if (r->st) {

@@ -16,11 +16,18 @@
 #include "base/log.h"
 #include "base/proc.h"
 #include "config/server_config.h"
+#include "kcp/kcp_conn.h"
 #include "net/tcp.h"
 #include "net/tls.h"
 #include "server/svr_internal.h"
 
 static void svc_on_conn(tcp_listener *l, stream *s, void *arg)
+{
+    svr_bind_accept(arg, s);
+}
+
+/* A KCP session on kcpBindPort is classified like a TCP connection on bindPort. */
+static void svc_on_kcp(kcp_listener *l, stream *s, void *arg)
 {
     svr_bind_accept(arg, s);
 }
@@ -102,6 +109,8 @@ static void svc_stop(struct server *svr)
     svr->stopping = true;
     if (svr->listener) tcp_listener_close(svr->listener);
     svr->listener = NULL;
+    if (svr->kcp_listener) kcp_listener_close(svr->kcp_listener);
+    svr->kcp_listener = NULL;
     svr_bind_stop(svr);
     svr_vhost_stop(svr);
     svr_control_stop_all(svr);
@@ -187,6 +196,17 @@ int server_run(struct frps_config *cfg, const char *config_path)
     char addr[300];
     tcp_join_host_port(addr, sizeof addr, cfg->bind_addr, (int)cfg->bind_port);
     log_info("frps tcp listen on %s", addr);
+    if (cfg->kcp_bind_port > 0) {
+        tcp_join_host_port(addr, sizeof addr, cfg->bind_addr, (int)cfg->kcp_bind_port);
+        char e[400];
+        rc = kcp_listen(loop, cfg->bind_addr, (int)cfg->kcp_bind_port, NULL, svc_on_kcp, &svr,
+                        &svr.kcp_listener, e, sizeof e);
+        if (rc) {
+            snprintf(err, sizeof err, "listen on kcp udp address %.200s error: %.250s", addr, e);
+            return svc_abort(&svr, rc, "", err);
+        }
+        log_info("frps kcp listen on udp %s", addr);
+    }
     rc = svr_vhost_listen_http(&svr, err, sizeof err);
     if (rc) return svc_abort(&svr, rc, "", err);
     log_info("frps started successfully");
