@@ -1,6 +1,6 @@
 /* frpc internals shared by the client's files: the service (reconnect loops), the
  * session (carrier, login, control stream, work connection requests), the proxy
- * wrappers and the tcp/udp work connection handlers.
+ * wrappers, the tcp/udp work connection handlers and the stcp/sudp visitors.
  *
  * Ownership:
  * - struct csvc lives on client_run's stack; it owns the TLS context, the current
@@ -107,6 +107,11 @@ void csess_unref(struct csess *s);
 void csess_send(struct csess *s, const msg *m);
 uv_loop_t *csess_loop(const struct csess *s);
 struct csvc *csess_svc(const struct csess *s);
+/* Opens a new frp connection for the session (frp's ConnectServer): with tcpMux a yamux
+ * stream, returned at once in *out (return 0); without, a new carrier (return 1: cb runs
+ * later and *req can be given to carrier_cancel until then). < 0: an error. */
+int csess_open_conn(struct csess *s, stream **out, carrier_cb cb, void *arg,
+                    struct carrier_req **req);
 
 /* ---- service.c ---- */
 
@@ -141,6 +146,17 @@ void ctcp_abort_all(struct csvc *svc);
 void cudp_start(struct cproxy *p, stream *st, const void *head, size_t head_len);
 /* Closes a udp work connection and its per-peer sockets. */
 void cudp_close(struct cudp_work *u);
+
+/* ---- visitor.c ---- */
+
+struct cvisitors;
+
+/* Starts the session's [[visitors]] (stcp, sudp; logs "visitor added"). NULL when
+ * there are none or on ENOMEM. The object holds a session reference until it is freed
+ * after cvisitors_close. */
+struct cvisitors *cvisitors_start(struct csess *s);
+/* Closes the listeners and every visitor connection. */
+void cvisitors_close(struct cvisitors *vs);
 
 /* ---- helpers (session.c) ---- */
 

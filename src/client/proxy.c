@@ -102,7 +102,7 @@ void cproxy_on_resp(struct cproxy *p, const msg_new_proxy_resp *r)
         log_warn("%s[%s] start error: %s", pre, name, error);
         return;
     }
-    if (p->cfg->type_id == CFG_PROXY_UDP) {
+    if (p->cfg->type_id == CFG_PROXY_UDP || p->cfg->type_id == CFG_PROXY_SUDP) {
         char e[256] = "";
         if (cproxy_resolve_udp(p, e, sizeof e) != 0) {
             client_pxstate_run_failed(&p->st, cnow_ms(csess_svc(p->sess)));
@@ -303,6 +303,7 @@ void cproxy_work(struct cproxy *p, stream *st, const msg_start_work_conn *m, con
     }
     switch (p->cfg->type_id) {
     case CFG_PROXY_UDP:
+    case CFG_PROXY_SUDP: /* the same UDPPacket work connection (protocol.md 6.7) */
         cudp_start(p, st, head, head_len);
         return;
     case CFG_PROXY_TCP:

@@ -46,6 +46,7 @@ struct csess {
     struct cproxy *px;        /* npx wrappers; owned */
     size_t npx;
     struct list_link pending;     /* struct cpending */
+    struct cvisitors *vis;        /* the visitors, or NULL */
 };
 
 uint64_t cnow_ms(const struct csvc *svc)
@@ -132,6 +133,8 @@ void csess_close(struct csess *s)
         }
         cproxy_close(&s->px[i]);
     }
+    if (s->vis) cvisitors_close(s->vis);
+    s->vis = NULL;
     if (s->dial) {
         carrier_cancel(s->dial);
         s->dial = NULL;
@@ -297,6 +300,15 @@ static void cpending_dialed(stream *car, int status, const char *err, void *arg)
     cpending_go(w, car);
 }
 
+int csess_open_conn(struct csess *s, stream **out, carrier_cb cb, void *arg,
+                    struct carrier_req **req)
+{
+    if (s->closing) return CFRP_ECLOSED;
+    if (s->mux) return yamux_session_open(s->mux, out);
+    int rc = carrier_dial(s->svc, cb, arg, req);
+    return rc < 0 ? rc : 1;
+}
+
 static void csess_req_work_conn(struct csess *s)
 {
     struct cpending *w = calloc(1, sizeof *w);
@@ -446,6 +458,7 @@ static void csess_run(struct csess *s)
         if (n > 0 && (size_t)n < sizeof names - off) off += (size_t)n;
     }
     if (s->npx) log_info("%sproxy added: [%s]", svc->prefix, names);
+    s->vis = cvisitors_start(s);
     int64_t hbi = cfg->transport.heartbeat_interval, hbt = cfg->transport.heartbeat_timeout;
     if (hbi > 0) uv_timer_start(&s->hb_timer, csess_hb_cb, 0, (uint64_t)hbi * 1000);
     if (hbi > 0 && hbt > 0) uv_timer_start(&s->hb_check, csess_hb_check_cb, 1000, 1000);

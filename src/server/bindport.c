@@ -2,7 +2,7 @@
  * (protocol.md 1.2), answers the WebSocket upgrade on frp's path (1.5), does the TLS
  * sniff (1.3) on plain and WebSocket carriers, runs a yamux server when tcpMux is on
  * (2.1), and reads the first frame of every frp connection within 10 s to hand it to a
- * control (Login), a control's work pool (NewWorkConn) or the visitor hook. */
+ * control (Login), a control's work pool (NewWorkConn) or the visitor manager. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,11 +164,8 @@ static void nc_dispatch(struct svr_newconn *nc, buf_ref head)
         svr_control_new_work_conn(svr, s, head, &m);
         return;
     case MSG_NEW_VISITOR_CONN:
-        if (svr->hooks.visitor_conn) {
-            svr->hooks.visitor_conn(svr, s, head, &m);
-            return;
-        }
-        break;
+        svr_visitor_conn(svr, s, head, &m);
+        return;
     default: {
         char addr[SVR_ADDR_TEXT];
         svr_stream_peer(s, addr);

@@ -283,6 +283,11 @@ static void ctl_refuse(stream *s, const msg *m)
     if (svr_send_msg(s, m, ctl_close_after_write, NULL)) stream_close(s);
 }
 
+const char *svr_control_user(const struct svr_control *ctl)
+{
+    return ctl->login.u.login.user ? ctl->login.u.login.user : "";
+}
+
 void svr_control_new_work_conn(struct server *svr, stream *s, buf_ref head, msg *m)
 {
     msg_new_work_conn *nw = &m->u.new_work_conn;

@@ -100,8 +100,9 @@ static json_t *proxy_msg_json(const msg_new_proxy *np, const char *type)
     return o;
 }
 
-static const struct svr_proxy_kind *const proxy_kinds[] = {&svr_proxy_tcp, &svr_proxy_udp, &svr_proxy_http,
-                                                            &svr_proxy_https, &svr_proxy_tcpmux};
+static const struct svr_proxy_kind *const proxy_kinds[] = {
+    &svr_proxy_tcp,    &svr_proxy_udp,  &svr_proxy_http, &svr_proxy_https,
+    &svr_proxy_tcpmux, &svr_proxy_stcp, &svr_proxy_sudp};
 
 static const struct svr_proxy_kind *proxy_kind(const char *type)
 {
@@ -184,7 +185,12 @@ int svr_proxy_new(struct server *svr, struct svr_control *ctl, const char *run_i
     p->refs = 1;
     if (pc->transport.bandwidth_limit.bytes > 0 && strcmp(pc->transport.bandwidth_limit_mode, "server") == 0)
         p->limiter = ratelimit_new((uint64_t)pc->transport.bandwidth_limit.bytes);
-    if (svr_map_get(&svr->proxies, pc->name)) {
+    struct svr_proxy *old = svr_map_get(&svr->proxies, pc->name);
+    if (old && svr_proxy_is_secret(old) && svr_proxy_is_secret(p)) {
+        /* frp's visitor manager refuses the name before its proxy manager would */
+        err_set(err, errlen, "custom listener for [%s] is repeated", pc->name);
+        rc = CFRP_EINVAL;
+    } else if (old) {
         err_set(err, errlen, "proxy [%s] already exists", pc->name);
         rc = CFRP_EINVAL;
     }
@@ -407,6 +413,11 @@ static void uc_got_work(struct svr_wc_task *t, stream *work)
 
 void svr_proxy_handle_user_stream(struct svr_proxy *p, stream *user)
 {
+    svr_proxy_handle_user_stream_at(p, user, user);
+}
+
+void svr_proxy_handle_user_stream_at(struct svr_proxy *p, stream *user, const stream *addrs)
+{
     struct svr_userconn *uc = calloc(1, sizeof *uc);
     if (!uc) {
         stream_close(user);
@@ -418,9 +429,9 @@ void svr_proxy_handle_user_stream(struct svr_proxy *p, stream *user)
     uc->task.p = p;
     uc->task.done = uc_got_work;
     struct sockaddr_storage ss;
-    if (user->ops->peer_addr && user->ops->peer_addr(user, &ss) == 0)
+    if (addrs->ops->peer_addr && addrs->ops->peer_addr(addrs, &ss) == 0)
         svr_sockaddr_ip((struct sockaddr *)&ss, uc->task.src_ip, &uc->task.src_port);
-    if (user->ops->local_addr && user->ops->local_addr(user, &ss) == 0)
+    if (addrs->ops->local_addr && addrs->ops->local_addr(addrs, &ss) == 0)
         svr_sockaddr_ip((struct sockaddr *)&ss, uc->task.dst_ip, &uc->task.dst_port);
     list_push(&p->svr->userconns, &uc->link);
     svr_wc_task_start(&uc->task);

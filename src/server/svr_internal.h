@@ -22,6 +22,7 @@
 struct server;
 struct frps_config;
 struct tcp_listener;
+struct kcp_listener;
 struct tls_ctx;
 struct yamux_session;
 struct ratelimit;
@@ -138,8 +139,6 @@ const char *svr_err_text(int code);
 struct svr_hooks {
     void (*vhost_http)(struct server *svr, stream *s, buf_ref head);
     void (*vhost_https)(struct server *svr, stream *s, buf_ref head);
-    /* A frp connection whose first frame was NewVisitorConn (m is the callee's). */
-    void (*visitor_conn)(struct server *svr, stream *s, buf_ref head, msg *m);
 };
 
 struct server {
@@ -147,6 +146,7 @@ struct server {
     const struct frps_config *cfg;
     struct tls_ctx *tls;
     struct tcp_listener *listener;
+    struct kcp_listener *kcp_listener; /* kcpBindPort; NULL when off */
     uint8_t token_key[CRYPTO_KEY_LEN];
     bool tcp_mux, detailed_errors, scope_heartbeats, scope_new_work_conns, tls_force;
     struct svr_hooks hooks;
@@ -179,6 +179,8 @@ void svr_control_login(struct server *svr, stream *s, buf_ref head, msg *m);
 void svr_control_new_work_conn(struct server *svr, stream *s, buf_ref head, msg *m);
 /* Closes every control (clean shutdown). */
 void svr_control_stop_all(struct server *svr);
+/* The Login user of ctl ("" when none). */
+const char *svr_control_user(const struct svr_control *ctl);
 
 /* A request for a work connection (frp's GetWorkConn). */
 struct svr_wc_req {
@@ -231,6 +233,10 @@ extern const struct svr_proxy_kind svr_proxy_udp;
 extern const struct svr_proxy_kind svr_proxy_http;   /* proxy_vhost.c */
 extern const struct svr_proxy_kind svr_proxy_https;
 extern const struct svr_proxy_kind svr_proxy_tcpmux;
+extern const struct svr_proxy_kind svr_proxy_stcp; /* proxy_stcp.c */
+extern const struct svr_proxy_kind svr_proxy_sudp;
+/* Whether p is an stcp or sudp proxy (reached through visitor connections). */
+bool svr_proxy_is_secret(const struct svr_proxy *p);
 
 /* Handles NewProxy for ctl: builds and validates the proxy, checks maxPortsPerClient
  * (*ports_used is ctl's count, updated) and the name, runs it. On success *out is the
@@ -247,6 +253,9 @@ void svr_proxy_release(struct svr_proxy *p);
 /* A user byte stream for p: gets a work connection (StartWorkConn with src/dst, at most
  * pool_count+1 tries), adds the proxy's layers and joins. Takes over user. */
 void svr_proxy_handle_user_stream(struct svr_proxy *p, stream *user);
+/* The same for a user stream whose StartWorkConn addresses are those of addrs (read
+ * now; e.g. the connection below user's filters). */
+void svr_proxy_handle_user_stream_at(struct svr_proxy *p, stream *user, const stream *addrs);
 
 /* Gets a work connection for p and writes StartWorkConn on it (frp's
  * GetWorkConnFromPool). */
@@ -271,6 +280,20 @@ void svr_userconn_stop_all(struct server *svr);
 /* Wraps work in p's encryption, compression and rate limit. Returns 0 (*out owns work)
  * or a negative code (work is closed). */
 int svr_proxy_layers(struct svr_proxy *p, stream *work, stream **out);
+
+/* ---- visitor connections (visitor.c, frp's server/visitor) ---- */
+
+/* frp's checks of a NewVisitorConn for the secret proxy name (secret key sk, allowUsers
+ * allow, owned by user owner) from visitor user: sign_key must be md5hex(sk ‖ timestamp)
+ * (no clock check), then user must be listed, or "*" listed, or allow empty and user
+ * the owner. Returns 0 or CFRP_EINVAL with frp's text in err. */
+int svr_visitor_auth(const char *name, const char *sk, const struct cfg_strlist *allow,
+                     const char *owner, int64_t timestamp, const char *sign_key, const char *user,
+                     char *err, size_t errlen);
+/* Takes over a frp connection whose first frame was NewVisitorConn (m's contents are
+ * cleared; head holds bytes read after it): answers NewVisitorConnResp and on success
+ * serves it as a user connection of the stcp/sudp proxy. */
+void svr_visitor_conn(struct server *svr, stream *s, buf_ref head, msg *m);
 
 /* ---- vhost front doors (vhost.c, vhost_http.c, vhost_https.c, vhost_tcpmux.c) ---- */
 
