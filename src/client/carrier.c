@@ -46,7 +46,8 @@ struct carrier_req {
 bool carrier_supported(const char *proto)
 {
     return strcmp(proto, "tcp") == 0 || strcmp(proto, "websocket") == 0 ||
-           strcmp(proto, "wss") == 0 || strcmp(proto, "kcp") == 0;
+           strcmp(proto, "wss") == 0 || strcmp(proto, "kcp") == 0 ||
+           strcmp(proto, "quic") == 0; /* quic: a session, not a carrier (session.c) */
 }
 
 bool carrier_wants_tls(const struct frpc_config *cfg)

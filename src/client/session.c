@@ -14,6 +14,7 @@
 #include "proto/auth.h"
 #include "proto/crypto_stream.h"
 #include "proto/msg_io.h"
+#include "quic/quic.h"
 
 #define CSESS_LOGIN_TIMEOUT_MS 10000
 
@@ -36,6 +37,7 @@ struct csess {
     bool reported;            /* the service was told how this session ended */
     struct carrier_req *dial; /* the carrier being dialed */
     yamux_session *mux;       /* with tcpMux, until its close callback */
+    quic_session *qs;         /* with protocol quic, until its close callback */
     stream *ctl;              /* the control connection (encrypted after login) */
     msg_reader *rd;           /* control frames; owned */
     uv_timer_t login_timer;   /* LoginResp deadline */
@@ -160,6 +162,7 @@ void csess_close(struct csess *s)
         stream_close(c);
     }
     if (s->mux) yamux_session_close(s->mux);
+    if (s->qs) quic_session_close(s->qs);
     csess_unref(s); /* being open */
     csess_unref(s);
 }
@@ -300,11 +303,17 @@ static void cpending_dialed(stream *car, int status, const char *err, void *arg)
     cpending_go(w, car);
 }
 
+/* A new stream on the session's yamux or QUIC connection, when it has one. */
+static int csess_open_stream(struct csess *s, stream **out)
+{
+    return s->qs ? quic_session_open(s->qs, out) : yamux_session_open(s->mux, out);
+}
+
 int csess_open_conn(struct csess *s, stream **out, carrier_cb cb, void *arg,
                     struct carrier_req **req)
 {
     if (s->closing) return CFRP_ECLOSED;
-    if (s->mux) return yamux_session_open(s->mux, out);
+    if (s->mux || s->qs) return csess_open_stream(s, out);
     int rc = carrier_dial(s->svc, cb, arg, req);
     return rc < 0 ? rc : 1;
 }
@@ -316,9 +325,9 @@ static void csess_req_work_conn(struct csess *s)
     w->sess = s;
     csess_ref(s);
     list_push(&s->pending, &w->link);
-    if (s->mux) {
+    if (s->mux || s->qs) {
         stream *st;
-        int rc = yamux_session_open(s->mux, &st);
+        int rc = csess_open_stream(s, &st);
         if (rc < 0) {
             log_warn("%sstart new connection to server error: %s", s->svc->prefix, err_str(rc));
             cpending_free(w);
@@ -621,6 +630,63 @@ static void csess_carrier_ready(struct csess *s, stream *car)
     csess_login(s);
 }
 
+/* ---- QUIC: a session instead of a carrier, its first stream the control ---- */
+
+static void csess_quic_closed(quic_session *qs, int status)
+{
+    struct csess *s = quic_session_data(qs);
+    s->qs = NULL;
+    if (!s->closing) {
+        const char *why = quic_session_error(qs);
+        if (!why) why = status == UV_EOF ? "EOF" : err_str(status);
+        if (s->logged_in) log_debug("%ssession closed: %s", s->svc->prefix, why);
+        csess_fail(s, why);
+    }
+    csess_unref(s);
+}
+
+static void csess_quic_ready(quic_session *qs)
+{
+    struct csess *s = quic_session_data(qs);
+    stream *ctl;
+    int rc = quic_session_open(qs, &ctl);
+    if (rc < 0) {
+        csess_fail(s, err_str(rc));
+        return;
+    }
+    s->ctl = ctl;
+    ctl->data = s;
+    ctl->on_close = csess_ctl_closed;
+    csess_ref(s); /* the control stream, until csess_ctl_closed */
+    csess_login(s);
+}
+
+/* protocol quic (protocol.md 1.7): TLS settings only when transport.tls.enable. */
+static int csess_quic_dial(struct csess *s, char *err, size_t errlen)
+{
+    const struct frpc_config *cfg = s->svc->cfg;
+    const struct cfg_client_tls *t = &cfg->transport.tls;
+    struct quic_tls_options tls = {
+        .server_name = t->tls.server_name && t->tls.server_name[0] ? t->tls.server_name
+                                                                   : cfg->server_addr};
+    if (cfg_tri_true(t->enable)) {
+        tls.cert_file = t->tls.cert_file;
+        tls.key_file = t->tls.key_file;
+        tls.trusted_ca_file = t->tls.trusted_ca_file;
+    }
+    struct quic_config qc;
+    quic_config_default(&qc);
+    const struct cfg_quic *q = &cfg->transport.quic;
+    if (q->keepalive_period > 0) qc.keepalive_ms = (uint64_t)q->keepalive_period * 1000;
+    if (q->max_idle_timeout > 0) qc.max_idle_timeout_ms = (uint64_t)q->max_idle_timeout * 1000;
+    if (q->max_incoming_streams > 0) qc.max_incoming_streams = (uint64_t)q->max_incoming_streams;
+    struct quic_handlers h = {.on_ready = csess_quic_ready, .on_close = csess_quic_closed, .data = s};
+    int rc = quic_dial(s->svc->loop, cfg->server_addr, (int)cfg->server_port, &tls, &qc, &h, &s->qs,
+                       err, errlen);
+    if (rc == 0) csess_ref(s); /* the QUIC session, until csess_quic_closed */
+    return rc;
+}
+
 static void csess_dialed(stream *car, int status, const char *err, void *arg)
 {
     struct csess *s = arg;
@@ -652,6 +718,12 @@ int csess_start(struct csvc *svc)
         timers[i]->data = s;
     }
     svc->sess = s;
+    const char *proto = svc->cfg->transport.protocol;
+    if (proto && strcmp(proto, "quic") == 0) {
+        char e[256] = "";
+        if (csess_quic_dial(s, e, sizeof e) < 0) csess_fail(s, e[0] ? e : "quic dial failed");
+        return 0;
+    }
     csess_ref(s); /* the dial */
     int rc = carrier_dial(svc, csess_dialed, s, &s->dial);
     if (rc < 0) {

@@ -206,9 +206,7 @@ static void nc_on_read(stream *s, ssize_t nread, buf_ref data)
     nc_dispatch(nc, data);
 }
 
-/* Takes over s (and head, bytes already read from it) as a new frp connection; ss is
- * the yamux session s belongs to, or NULL. */
-static void svr_newconn_start(struct server *svr, struct svr_session *ss, stream *s, buf_ref head)
+void svr_newconn_start(struct server *svr, struct svr_session *ss, stream *s, buf_ref head)
 {
     struct svr_newconn *nc = calloc(1, sizeof *nc);
     if (!nc) {

@@ -19,6 +19,7 @@
 #include "kcp/kcp_conn.h"
 #include "net/tcp.h"
 #include "net/tls.h"
+#include "quic/quic.h"
 #include "server/svr_internal.h"
 
 static void svc_on_conn(tcp_listener *l, stream *s, void *arg)
@@ -111,6 +112,8 @@ static void svc_stop(struct server *svr)
     svr->listener = NULL;
     if (svr->kcp_listener) kcp_listener_close(svr->kcp_listener);
     svr->kcp_listener = NULL;
+    if (svr->quic_listener) quic_listener_close(svr->quic_listener);
+    svr->quic_listener = NULL;
     svr_bind_stop(svr);
     svr_vhost_stop(svr);
     svr_control_stop_all(svr);
@@ -207,6 +210,8 @@ int server_run(struct frps_config *cfg, const char *config_path)
         }
         log_info("frps kcp listen on udp %s", addr);
     }
+    rc = svr_quic_listen(&svr, err, sizeof err);
+    if (rc) return svc_abort(&svr, rc, "", err);
     rc = svr_vhost_listen_http(&svr, err, sizeof err);
     if (rc) return svc_abort(&svr, rc, "", err);
     log_info("frps started successfully");

@@ -23,6 +23,7 @@ struct server;
 struct frps_config;
 struct tcp_listener;
 struct kcp_listener;
+struct quic_listener;
 struct tls_ctx;
 struct yamux_session;
 struct ratelimit;
@@ -147,6 +148,7 @@ struct server {
     struct tls_ctx *tls;
     struct tcp_listener *listener;
     struct kcp_listener *kcp_listener; /* kcpBindPort; NULL when off */
+    struct quic_listener *quic_listener; /* quicBindPort; NULL when off */
     uint8_t token_key[CRYPTO_KEY_LEN];
     bool tcp_mux, detailed_errors, scope_heartbeats, scope_new_work_conns, tls_force;
     struct svr_hooks hooks;
@@ -165,6 +167,13 @@ struct server {
 
 /* bindport.c: takes over an accepted bind-port connection. */
 void svr_bind_accept(struct server *svr, stream *s);
+/* bindport.c: takes over s (and head, bytes already read from it) as a new frp
+ * connection whose first frame is still to come; ss is the yamux session s belongs to,
+ * or NULL (a QUIC stream). */
+struct svr_session;
+void svr_newconn_start(struct server *svr, struct svr_session *ss, stream *s, buf_ref head);
+/* quic_bind.c: QUIC on quicBindPort when it is set; 0 or an error (text in err). */
+int svr_quic_listen(struct server *svr, char *err, size_t errlen);
 /* bindport.c: closes connections still being classified, sessions and pending frp
  * connections (clean shutdown). */
 void svr_bind_stop(struct server *svr);
