@@ -44,7 +44,8 @@ struct cproxy {
     char err[512];
     ratelimit *rl;               /* client-mode bandwidth limit, or NULL; one reference */
     struct sockaddr_storage udp_local; /* udp: the resolved localIP:localPort */
-    struct cudp_work *udp;       /* udp: the current work connection, or NULL */
+    struct cudp_work *udp;       /* udp/sudp: the open work connections (one for udp, one per
+                                    visitor for sudp), linked by cudp_work.next */
 };
 
 struct csvc {
@@ -142,7 +143,8 @@ void ctcp_abort_all(struct csvc *svc);
 
 /* ---- proxy_udp.c ---- */
 
-/* Starts serving a udp proxy on a new work connection (closing the previous one). */
+/* Starts serving a udp proxy on a new work connection: beside the others for sudp (one
+ * per visitor), instead of the previous one for udp (as frp does). */
 void cudp_start(struct cproxy *p, stream *st, const void *head, size_t head_len);
 /* Closes a udp work connection and its per-peer sockets. */
 void cudp_close(struct cudp_work *u);

@@ -122,8 +122,7 @@ void cproxy_on_resp(struct cproxy *p, const msg_new_proxy_resp *r)
 void cproxy_close(struct cproxy *p)
 {
     p->st.phase = CLIENT_PX_CLOSED;
-    if (p->udp) cudp_close(p->udp);
-    p->udp = NULL;
+    while (p->udp) cudp_close(p->udp);
 }
 
 int cproxy_layers(struct cproxy *p, stream *st, const void *head, size_t head_len,

@@ -34,6 +34,7 @@ struct cpeer {
 /* One udp work connection; freed when the stream, the timer and every peer are closed. */
 struct cudp_work {
     struct cproxy *p;      /* NULL once closing */
+    struct cudp_work *next; /* in p->udp while p is set */
     struct csess *sess;    /* one reference */
     stream *st;            /* the layered work connection */
     msg_reader rd;
@@ -225,7 +226,11 @@ void cudp_close(struct cudp_work *u)
     if (u->closing) return;
     u->closing = true;
     log_info("%swriter goroutine for udp work connection closed", u->prefix);
-    if (u->p && u->p->udp == u) u->p->udp = NULL;
+    if (u->p) {
+        struct cudp_work **pp = &u->p->udp;
+        while (*pp && *pp != u) pp = &(*pp)->next;
+        if (*pp) *pp = u->next;
+    }
     u->p = NULL;
     while (!list_empty(&u->peers)) cpeer_close(LIST_ITEM(u->peers.next, struct cpeer, link));
     uv_close((uv_handle_t *)&u->ping, cudp_timer_closed);
@@ -239,8 +244,10 @@ void cudp_start(struct cproxy *p, stream *st, const void *head, size_t head_len)
     struct sockaddr_storage ss;
     if (st->ops->peer_addr && st->ops->peer_addr(st, &ss) == 0)
         tcp_format_addr(ra, sizeof ra, (struct sockaddr *)&ss);
-    log_info("%sincoming a new work connection for udp proxy, %s", pre, ra);
-    if (p->udp) cudp_close(p->udp);
+    bool sudp = p->cfg->type_id == CFG_PROXY_SUDP;
+    log_info("%sincoming a new work connection for %s proxy, %s", pre, sudp ? "sudp" : "udp", ra);
+    if (!sudp)
+        while (p->udp) cudp_close(p->udp);
 
     int64_t sz = csess_svc(p->sess)->cfg->udp_packet_size;
     size_t buf_len = sz > 0 && sz <= 65535 ? (size_t)sz : 1500;
@@ -273,6 +280,7 @@ void cudp_start(struct cproxy *p, stream *st, const void *head, size_t head_len)
     uv_timer_init(csess_loop(p->sess), &u->ping);
     u->ping.data = u;
     uv_timer_start(&u->ping, cudp_ping_cb, CUDP_PING_MS, CUDP_PING_MS);
+    u->next = p->udp;
     p->udp = u;
     if (!used && head_len && !cudp_feed(u, head, head_len)) {
         cudp_close(u);

@@ -4,6 +4,7 @@ on and off, a wrong secret key, allowUsers (owner only, another user, "*"), a vi
 a missing proxy, summary errors and a repeated stcp name."""
 
 import os
+import re
 import socket
 import threading
 import time
@@ -212,6 +213,29 @@ def test_sudp_echo(cfrp, enc, comp, mux):
         assert udp_roundtrip(vport, b"second user") == b"echo:second user"
         pp.wait_for(r"\[secret\] incoming a new work connection")
         no_sanitizer_report(ps, pp, pv)
+    finally:
+        echo.close()
+
+
+def test_two_sudp_visitors_side_by_side(cfrp):
+    """Two visitor frpcs on one sudp proxy each get their own work connection, and both
+    keep working (frp's sudp proxy does not close one for the other)."""
+    echo = UDPEcho()
+    v1, v2 = free_udp_port(), free_udp_port()
+    try:
+        ps, pp, pa = setup_pair(cfrp, stcp_proxy("secret", echo.port, "k", kind="sudp"),
+                                visitor("va", "secret", "k", v1, kind="sudp"))
+        sport = int(re.search(r"bindPort = (\d+)", open(ps.args[-1]).read()).group(1))
+        pb = start_frpc(cfrp, "visitor2.toml", sport, visitor("vb", "secret", "k", v2, kind="sudp"))
+        pb.wait_for(r"start visitor success", timeout=15)
+        assert udp_roundtrip(v1, b"from a") == b"echo:from a"
+        assert udp_roundtrip(v2, b"from b") == b"echo:from b"
+        for i in range(3):  # both at once, after each has its work connection
+            assert udp_roundtrip(v1, b"a%d" % i, tries=4) == b"echo:a%d" % i
+            assert udp_roundtrip(v2, b"b%d" % i, tries=4) == b"echo:b%d" % i
+        pp.wait_for(r"incoming a new work connection for sudp proxy")
+        assert "writer goroutine for udp work connection closed" not in pp.stdout()
+        no_sanitizer_report(ps, pp, pa, pb)
     finally:
         echo.close()
 
