@@ -7,70 +7,13 @@ import os
 import re
 import socket
 import threading
-import time
 
 import pytest
 
 from cfrp_harness import HOST, free_port
+from test_tunnel_frps import LocalServer, UDPEcho, echo_handler, free_udp_port
 
 TOKEN = "stcp-token"
-
-
-def free_udp_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-class EchoServer:
-    """A threaded TCP echo server on 127.0.0.1."""
-
-    def __init__(self):
-        self.sock = socket.create_server((HOST, 0), backlog=64)
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._loop, daemon=True).start()
-
-    def _loop(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._run, args=(c,), daemon=True).start()
-
-    @staticmethod
-    def _run(c):
-        with c:
-            try:
-                while True:
-                    d = c.recv(65536)
-                    if not d:
-                        return
-                    c.sendall(d)
-            except OSError:
-                pass
-
-    def close(self):
-        self.sock.close()
-
-
-class UDPEcho:
-    def __init__(self):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind((HOST, 0))
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._loop, daemon=True).start()
-
-    def _loop(self):
-        while True:
-            try:
-                d, a = self.sock.recvfrom(65536)
-                self.sock.sendto(b"echo:" + d, a)
-            except OSError:
-                return
-
-    def close(self):
-        self.sock.close()
 
 
 def start_frps(cfrp, port, extra=""):
@@ -167,7 +110,7 @@ COMBOS = [(False, False), (True, False), (False, True), (True, True)]
 @pytest.mark.parametrize("mux", [True, False], ids=["mux", "nomux"])
 @pytest.mark.parametrize("enc,comp", COMBOS, ids=["plain", "enc", "comp", "enc+comp"])
 def test_stcp_echo(cfrp, enc, comp, mux):
-    echo = EchoServer()
+    echo = LocalServer(echo_handler)
     vport = free_port()
     try:
         # the proxy leg uses the opposite settings: the two legs are independent
@@ -241,7 +184,7 @@ def test_two_sudp_visitors_side_by_side(cfrp):
 
 
 def test_stcp_wrong_secret(cfrp):
-    echo = EchoServer()
+    echo = LocalServer(echo_handler)
     vport = free_port()
     try:
         ps, pp, pv = setup_pair(cfrp, stcp_proxy("secret", echo.port, "right"),
@@ -257,7 +200,7 @@ def test_stcp_wrong_secret(cfrp):
 
 
 def test_stcp_missing_proxy(cfrp):
-    echo = EchoServer()
+    echo = LocalServer(echo_handler)
     vport = free_port()
     try:
         ps, pp, pv = setup_pair(cfrp, stcp_proxy("secret", echo.port, "k"),
@@ -270,7 +213,7 @@ def test_stcp_missing_proxy(cfrp):
 
 
 def test_summary_errors(cfrp):
-    echo = EchoServer()
+    echo = LocalServer(echo_handler)
     vport = free_port()
     try:
         ps, pp, pv = setup_pair(cfrp, stcp_proxy("secret", echo.port, "right"),
@@ -292,7 +235,7 @@ def test_summary_errors(cfrp):
     (["*"], "bob", True),
 ])
 def test_allow_users(cfrp, allow, visitor_user, ok):
-    echo = EchoServer()
+    echo = LocalServer(echo_handler)
     vport = free_port()
     try:
         extra = "" if allow is None else "allowUsers = [" + ", ".join(f'"{u}"' for u in allow) + "]\n"
@@ -330,7 +273,7 @@ def test_clean_exit(cfrp, monkeypatch, mux, first):
     """CFRP_CLEAN_EXIT=1: with an stcp user connection open and an sudp visitor connection
     running, SIGTERM stops frps and both frpcs with 0 (sanitizer builds check leaks)."""
     monkeypatch.setenv("CFRP_CLEAN_EXIT", "1")
-    echo, uecho = EchoServer(), UDPEcho()
+    echo, uecho = LocalServer(echo_handler), UDPEcho()
     vport, uport = free_port(), free_udp_port()
     busy = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # a sudp visitor fails to start
     busy.bind((HOST, 0))
@@ -363,7 +306,7 @@ def test_clean_exit(cfrp, monkeypatch, mux, first):
 def test_visitor_start_retry(cfrp):
     """A visitor whose port is taken logs frp's start error and is tried again every 10 s
     (frp's visitor manager) until it listens."""
-    echo = EchoServer()
+    echo = LocalServer(echo_handler)
     blocker = socket.create_server((HOST, 0))
     vport = blocker.getsockname()[1]
     try:
@@ -387,7 +330,7 @@ def test_visitor_start_retry(cfrp):
 def test_visitor_after_reconnect(cfrp):
     """The visitors belong to the session: after frps restarts they listen again and work
     with the new run id."""
-    echo = EchoServer()
+    echo = LocalServer(echo_handler)
     vport = free_port()
     try:
         ps, pp, pv = setup_pair(cfrp, stcp_proxy("secret", echo.port, "k", True),
