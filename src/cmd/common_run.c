@@ -30,36 +30,3 @@ void cli_setup_log(const struct cfg_log *log)
     };
     log_setup(&o);
 }
-
-/* go-ini accepts a line when it is blank, a comment, a [section] header or a key with
- * '=' or ':' (frp's detection parse does not allow bare keys). */
-static bool ini_line_ok(const char *l, bool *common)
-{
-    while (*l == ' ' || *l == '\t') l++;
-    if (*l == '\0' || *l == '#' || *l == ';') return true;
-    if (*l == '[') {
-        const char *end = strchr(l, ']');
-        if (!end) return false;
-        size_t n = (size_t)(end - l - 1);
-        const char *name = l + 1;
-        while (n > 0 && (*name == ' ' || *name == '\t')) name++, n--;
-        while (n > 0 && (name[n - 1] == ' ' || name[n - 1] == '\t')) n--;
-        if (n == 6 && strncmp(name, "common", 6) == 0) *common = true;
-        return true;
-    }
-    return strchr(l, '=') || strchr(l, ':');
-}
-
-bool cli_is_legacy_ini(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return false;
-    bool common = false, ok = true;
-    char line[8192];
-    while (ok && fgets(line, sizeof line, f)) {
-        line[strcspn(line, "\r\n")] = '\0';
-        ok = ini_line_ok(line, &common);
-    }
-    fclose(f);
-    return ok && common;
-}

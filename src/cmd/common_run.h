@@ -14,8 +14,4 @@ bool cli_report_validation(char *warnings, char *errors);
 /* Configures the logger from a config's log section. */
 void cli_setup_log(const struct cfg_log *log);
 
-/* Whether the file at path is a legacy INI config (config.md 9.1: parses as INI and has
- * a section named exactly [common]); used to print the deprecation warning. */
-bool cli_is_legacy_ini(const char *path);
-
 #endif

@@ -20,6 +20,7 @@
 #include "cmd/common_run.h"
 #include "config/client_config.h"
 #include "config/config.h"
+#include "config/legacy.h"
 #include "config/types.h"
 
 #define FRP_VERSION "0.61.1"
@@ -42,9 +43,8 @@ static int run_client_file(const char *path)
         cfg_client_free(cfg);
         return 1;
     }
-    if (cli_is_legacy_ini(path))
-        printf("WARNING: ini format is deprecated and the support will be removed in the "
-               "future, please use yaml/json/toml format instead!\n");
+    if (cfg_legacy_detect_file(path))
+        printf("%s\n", CFG_LEGACY_WARNING);
     char *warnings = NULL, *errors = NULL;
     cfg_client_validate(cfg, &warnings, &errors);
     if (cli_report_validation(warnings, errors)) {

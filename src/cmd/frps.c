@@ -8,6 +8,7 @@
 #include "cmd/common_cli.h"
 #include "cmd/common_run.h"
 #include "config/config.h"
+#include "config/legacy.h"
 #include "config/server_config.h"
 #include "config/types.h"
 #include "server/server.h"
@@ -115,9 +116,8 @@ static struct frps_config *load_and_validate(bool verify)
     int rc;
     if (g_cfg_file[0]) {
         rc = cfg_server_load(g_cfg_file, g_strict, &cfg, err, sizeof err);
-        if (rc == 0 && !verify && cli_is_legacy_ini(g_cfg_file))
-            printf("WARNING: ini format is deprecated and the support will be removed in the "
-                   "future, please use yaml/json/toml format instead!\n");
+        if (rc == 0 && !verify && cfg_legacy_detect_file(g_cfg_file))
+            printf("%s\n", CFG_LEGACY_WARNING);
     } else {
         json_t *tree = flags_tree();
         rc = tree ? cfg_server_from_tree(tree, true, &cfg, err, sizeof err) : -1;

@@ -123,7 +123,7 @@ static int lg_render_file(const char *path, char **out, size_t *outlen, char *er
     size_t len;
     int rc = lg_read(path, &data, &len, err, errlen);
     if (rc) return rc;
-    rc = tmpl_render("frp", data, len, out, outlen, err, errlen);
+    rc = tmpl_render_legacy("frp", data, len, out, outlen, err, errlen);
     free(data);
     return rc;
 }

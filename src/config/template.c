@@ -142,6 +142,7 @@ struct tmpl {
     char *err;
     size_t errlen;
     bool nomem;
+    bool legacy; /* tmpl_render_legacy: Go's plain text/template */
 };
 
 static bool is_space(int c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
@@ -477,9 +478,10 @@ struct tfunc {
     const char *name;
     int min, max; /* argument count bounds; max -1 = variadic */
     tfunc_fn fn;  /* NULL for and/or, which evaluate lazily */
+    bool frp;     /* frp's own function, not defined for legacy INI files */
 };
 
-static const struct tfunc *func_lookup(const char *name, size_t n);
+static const struct tfunc *func_lookup(const struct tmpl *t, const char *name, size_t n);
 
 /* ----------------------------------------------------------------------- parser */
 
@@ -741,7 +743,7 @@ static int parse_term(struct parser *p, struct targ **out)
     switch (k->type) {
     case T_IDENT:
         a->type = A_FUNC;
-        a->fn = func_lookup(k->p, k->n);
+        a->fn = func_lookup(p->t, k->p, k->n);
         if (!a->fn)
             return parse_fail(p->t, k->line, "function \"%.*s\" not defined", (int)k->n, k->p);
         break;
@@ -2125,34 +2127,34 @@ static int f_range_pair(struct exec *x, struct tval *a, size_t n, struct tval *o
 }
 
 static const struct tfunc tmpl_funcs[] = {
-    {"and", 1, -1, NULL},
-    {"or", 1, -1, NULL},
-    {"not", 1, 1, f_not},
-    {"len", 1, 1, f_len},
-    {"index", 1, -1, f_index},
-    {"slice", 1, -1, f_slice},
-    {"print", 0, -1, f_print},
-    {"printf", 1, -1, f_printf},
-    {"println", 0, -1, f_println},
-    {"eq", 1, -1, f_eq},
-    {"ne", 2, 2, f_ne},
-    {"lt", 2, 2, f_lt},
-    {"le", 2, 2, f_le},
-    {"gt", 2, 2, f_gt},
-    {"ge", 2, 2, f_ge},
-    {"html", 0, -1, f_html},
-    {"js", 0, -1, f_js},
-    {"urlquery", 0, -1, f_urlquery},
-    {"call", 1, -1, f_call},
-    {"parseNumberRange", 1, 1, f_range},
-    {"parseNumberRangePair", 2, 2, f_range_pair},
+    {"and", 1, -1, NULL, false},
+    {"or", 1, -1, NULL, false},
+    {"not", 1, 1, f_not, false},
+    {"len", 1, 1, f_len, false},
+    {"index", 1, -1, f_index, false},
+    {"slice", 1, -1, f_slice, false},
+    {"print", 0, -1, f_print, false},
+    {"printf", 1, -1, f_printf, false},
+    {"println", 0, -1, f_println, false},
+    {"eq", 1, -1, f_eq, false},
+    {"ne", 2, 2, f_ne, false},
+    {"lt", 2, 2, f_lt, false},
+    {"le", 2, 2, f_le, false},
+    {"gt", 2, 2, f_gt, false},
+    {"ge", 2, 2, f_ge, false},
+    {"html", 0, -1, f_html, false},
+    {"js", 0, -1, f_js, false},
+    {"urlquery", 0, -1, f_urlquery, false},
+    {"call", 1, -1, f_call, false},
+    {"parseNumberRange", 1, 1, f_range, true},
+    {"parseNumberRangePair", 2, 2, f_range_pair, true},
 };
 
-static const struct tfunc *func_lookup(const char *name, size_t n)
+static const struct tfunc *func_lookup(const struct tmpl *t, const char *name, size_t n)
 {
     for (size_t i = 0; i < sizeof tmpl_funcs / sizeof tmpl_funcs[0]; i++)
         if (strlen(tmpl_funcs[i].name) == n && memcmp(tmpl_funcs[i].name, name, n) == 0)
-            return &tmpl_funcs[i];
+            return tmpl_funcs[i].frp && t->legacy ? NULL : &tmpl_funcs[i];
     return NULL;
 }
 
@@ -2494,8 +2496,11 @@ static int out_check(struct exec *x)
 static int print_value(struct exec *x, const struct tval *v)
 {
     /* "no value" prints as nothing (config.md 3.1: frp v0.61.1 rendered unset
-     * variables as the empty string) */
-    if (v->k != V_INVALID) fmt_value(x, &x->out, v, 'v');
+     * variables as the empty string), and as Go's "<no value>" in legacy INI files */
+    if (v->k != V_INVALID)
+        fmt_value(x, &x->out, v, 'v');
+    else if (x->t->legacy)
+        sb_puts(&x->out, "<no value>");
     return out_check(x);
 }
 
@@ -2667,12 +2672,13 @@ static int env_load(struct exec *x)
     return 0;
 }
 
-int tmpl_render(const char *name, const char *src, size_t len, char **out, size_t *outlen, char *err,
-                size_t errlen)
+static int tmpl_run(const char *name, const char *src, size_t len, bool legacy, char **out,
+                    size_t *outlen, char *err, size_t errlen)
 {
     *out = NULL;
     *outlen = 0;
-    struct tmpl t = {.name = name, .src = src, .len = len, .err = err, .errlen = errlen};
+    struct tmpl t = {
+        .name = name, .src = src, .len = len, .err = err, .errlen = errlen, .legacy = legacy};
     if (len > TMPL_MAX_INPUT) {
         err_set(err, errlen, "template: %s: input exceeds %u bytes", name, TMPL_MAX_INPUT);
         return CFRP_ETOOBIG;
@@ -2723,4 +2729,16 @@ done:
     free(t.toks);
     arena_free(&t.arena);
     return rc;
+}
+
+int tmpl_render(const char *name, const char *src, size_t len, char **out, size_t *outlen, char *err,
+                size_t errlen)
+{
+    return tmpl_run(name, src, len, false, out, outlen, err, errlen);
+}
+
+int tmpl_render_legacy(const char *name, const char *src, size_t len, char **out, size_t *outlen,
+                       char *err, size_t errlen)
+{
+    return tmpl_run(name, src, len, true, out, outlen, err, errlen);
 }

@@ -34,4 +34,9 @@
 int tmpl_render(const char *name, const char *src, size_t len, char **out, size_t *outlen,
                 char *err, size_t errlen);
 
+/* The same for legacy INI files (config.md 9.2): Go's plain text/template, so an unset
+ * variable prints "<no value>" and parseNumberRange(Pair) are not defined. */
+int tmpl_render_legacy(const char *name, const char *src, size_t len, char **out,
+                       size_t *outlen, char *err, size_t errlen);
+
 #endif

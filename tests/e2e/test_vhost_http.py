@@ -218,7 +218,9 @@ def test_idle_backends_kept_for_concurrent_clients(web):
     time.sleep(0.3)
     before = web.b["ka2"].conns
     burst()
-    assert web.b["ka2"].conns == before
+    # a burst may be served by a backend or two fewer than 20 (one finishes before the
+    # last request arrives), so the next may open that many; with frp's 5 it opens 15
+    assert web.b["ka2"].conns - before <= 3
 
 
 def test_pipelined_requests(web):

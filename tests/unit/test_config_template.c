@@ -79,6 +79,27 @@ static void test_envs(void **state)
     EXPECT("{{ .Envs.CFRP_T_NOPE.X }}|", "|");
 }
 
+/* Legacy INI files (config.md 9.2): Go's plain text/template. */
+static void test_legacy_ini_mode(void **state)
+{
+    setenv("CFRP_T_ADDR", "10.0.0.1", 1);
+    unsetenv("CFRP_T_NOPE");
+    static const char src[] = "a={{ .Envs.CFRP_T_ADDR }} b={{ .Envs.CFRP_T_NOPE }} "
+                              "c={{ index .Envs \"CFRP_T_NOPE\" }};";
+    char *out = NULL;
+    size_t n = 0;
+    assert_int_equal(tmpl_render_legacy("frp", src, strlen(src), &out, &n, errbuf, sizeof errbuf), 0);
+    /* a missing field prints Go's <no value>; index of a missing key is the zero value */
+    assert_string_equal(out, "a=10.0.0.1 b=<no value> c=;");
+    free(out);
+    static const char fn[] = "{{ parseNumberRange \"1-2\" }}";
+    out = (char *)1;
+    assert_int_equal(tmpl_render_legacy("frp", fn, strlen(fn), &out, &n, errbuf, sizeof errbuf),
+                     CFRP_EPARSE);
+    assert_null(out);
+    assert_string_equal(errbuf, "template: frp:1: function \"parseNumberRange\" not defined");
+}
+
 static void test_trim_and_comments(void **state)
 {
     EXPECT("a  \n {{- 1 -}} \n\t b", "a1b");
@@ -273,7 +294,7 @@ static void test_bounds(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_plain_text),     cmocka_unit_test(test_envs),
+        cmocka_unit_test(test_plain_text),     cmocka_unit_test(test_envs), cmocka_unit_test(test_legacy_ini_mode),
         cmocka_unit_test(test_trim_and_comments), cmocka_unit_test(test_variables),
         cmocka_unit_test(test_ranges),         cmocka_unit_test(test_readme_examples),
         cmocka_unit_test(test_conditionals),   cmocka_unit_test(test_functions),
