@@ -45,17 +45,18 @@ enum svr_tls_sniff svr_tls_sniff(uint8_t first, bool force)
 
 /* ---- frp connections: the first frame ---- */
 
-/* Streams of one yamux session that may wait for their first frame at once; while
- * this many wait the session stops accepting (yamux then keeps at most its backlog and
- * resets further streams), so a peer that never logs in cannot make frps hold a reader
- * and a timer for every stream it opens. */
+/* Streams of one yamux or QUIC session that may wait for their first frame at once;
+ * while this many wait a yamux session stops accepting (yamux then keeps at most its
+ * backlog and resets further streams) and a QUIC session's new streams are closed, so a
+ * peer that never logs in cannot make frps hold a reader and a timer for every stream
+ * it opens. */
 #define SVR_SESSION_MAX_WAITING 256
 
 /* A frp connection (carrier or yamux stream) waiting for its first frame. */
 struct svr_newconn {
     struct list_link link; /* in svr->newconns */
     struct server *svr;
-    struct svr_session *ss; /* the yamux session of a stream (counted there), or NULL */
+    struct svr_session *ss; /* the yamux/QUIC session of a stream (counted there), or NULL */
     stream *s;            /* owned until handed over */
     uv_timer_t timer;     /* 10 s for the first frame */
     msg first;
@@ -63,14 +64,15 @@ struct svr_newconn {
     msg_reader *rd;       /* owned; allocated when the first bytes arrive */
 };
 
-/* A yamux server session. Freed when the session has ended and none of its streams
- * waits for a first frame any more. */
+/* A yamux or QUIC server session's accounting. Freed when the session has ended and
+ * none of its streams waits for a first frame any more. */
 struct svr_session {
-    struct list_link link; /* in svr->sessions while the session runs */
+    struct list_link link; /* yamux: in svr->sessions while the session runs */
     struct server *svr;
-    yamux_session *sess;  /* NULL once ended */
+    yamux_session *sess;  /* yamux: NULL once ended; always NULL for QUIC */
     size_t waiting;       /* its streams in svr->newconns */
-    bool paused;          /* accepting stopped at SVR_SESSION_MAX_WAITING */
+    bool paused;          /* yamux: accepting stopped at SVR_SESSION_MAX_WAITING */
+    bool ended;
 };
 
 static void sess_newconn_add(struct svr_session *ss, struct svr_newconn *nc)
@@ -85,11 +87,11 @@ static void sess_newconn_add(struct svr_session *ss, struct svr_newconn *nc)
 static void sess_newconn_done(struct svr_session *ss)
 {
     ss->waiting--;
-    if (!ss->sess) {
+    if (ss->ended) {
         if (ss->waiting == 0) free(ss);
         return;
     }
-    if (ss->paused && ss->waiting < SVR_SESSION_MAX_WAITING) {
+    if (ss->sess && ss->paused && ss->waiting < SVR_SESSION_MAX_WAITING) {
         ss->paused = false;
         yamux_session_set_accepting(ss->sess, true);
     }
@@ -206,7 +208,9 @@ static void nc_on_read(stream *s, ssize_t nread, buf_ref data)
     nc_dispatch(nc, data);
 }
 
-void svr_newconn_start(struct server *svr, struct svr_session *ss, stream *s, buf_ref head)
+/* Takes over s (and head, bytes already read from it) as a new frp connection; ss is
+ * the yamux or QUIC session s belongs to, or NULL. */
+static void svr_newconn_start(struct server *svr, struct svr_session *ss, stream *s, buf_ref head)
 {
     struct svr_newconn *nc = calloc(1, sizeof *nc);
     if (!nc) {
@@ -260,6 +264,30 @@ static void sess_on_close(yamux_session *sess, int status)
     log_debug("Accept new mux stream error: %s", status == 0 ? "session shutdown" : svr_err_text(status));
     list_del(&ss->link);
     ss->sess = NULL;
+    ss->ended = true;
+    if (ss->waiting == 0) free(ss);
+}
+
+struct svr_session *svr_session_new_quic(struct server *svr)
+{
+    struct svr_session *ss = calloc(1, sizeof *ss);
+    if (ss) ss->svr = svr;
+    return ss;
+}
+
+void svr_session_stream(struct svr_session *ss, stream *st)
+{
+    if (ss->waiting >= SVR_SESSION_MAX_WAITING) {
+        log_trace("too many streams waiting for their first message, closing one");
+        stream_close(st);
+        return;
+    }
+    svr_newconn_start(ss->svr, ss, st, (buf_ref){0});
+}
+
+void svr_session_end(struct svr_session *ss)
+{
+    ss->ended = true;
     if (ss->waiting == 0) free(ss);
 }
 
@@ -274,6 +302,7 @@ static void svr_session_start(struct server *svr, stream *carrier)
     ss->svr = svr;
     ss->waiting = 0;
     ss->paused = false;
+    ss->ended = false;
     struct yamux_config ycfg;
     yamux_config_default(&ycfg);
     int64_t ka = svr->cfg->transport.tcp_mux_keepalive_interval;

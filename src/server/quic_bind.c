@@ -11,18 +11,24 @@
 
 static void qb_on_stream(quic_session *sess, stream *st)
 {
-    svr_newconn_start(quic_session_data(sess), NULL, st, (buf_ref){0});
+    svr_session_stream(quic_session_data(sess), st);
 }
 
 static void qb_on_close(quic_session *sess, int status)
 {
     log_debug("Accept new quic mux stream error: %s",
               quic_session_error(sess) ? quic_session_error(sess) : svr_err_text(status));
+    svr_session_end(quic_session_data(sess));
 }
 
 static void qb_on_session(quic_listener *l, quic_session *sess, void *arg)
 {
-    struct quic_handlers h = {.on_accept = qb_on_stream, .on_close = qb_on_close, .data = arg};
+    struct svr_session *ss = svr_session_new_quic(arg);
+    if (!ss) {
+        quic_session_close(sess);
+        return;
+    }
+    struct quic_handlers h = {.on_accept = qb_on_stream, .on_close = qb_on_close, .data = ss};
     quic_session_set_handlers(sess, &h);
 }
 

@@ -167,11 +167,14 @@ struct server {
 
 /* bindport.c: takes over an accepted bind-port connection. */
 void svr_bind_accept(struct server *svr, stream *s);
-/* bindport.c: takes over s (and head, bytes already read from it) as a new frp
- * connection whose first frame is still to come; ss is the yamux session s belongs to,
- * or NULL (a QUIC stream). */
 struct svr_session;
-void svr_newconn_start(struct server *svr, struct svr_session *ss, stream *s, buf_ref head);
+/* bindport.c: the accounting of a QUIC session's streams that wait for their first
+ * frame (at most SVR_SESSION_MAX_WAITING at once). NULL when out of memory. */
+struct svr_session *svr_session_new_quic(struct server *svr);
+/* A stream of that session: a new frp connection, or closed when too many wait. */
+void svr_session_stream(struct svr_session *ss, stream *st);
+/* The session ended; ss is freed once none of its streams waits any more. */
+void svr_session_end(struct svr_session *ss);
 /* quic_bind.c: QUIC on quicBindPort when it is set; 0 or an error (text in err). */
 int svr_quic_listen(struct server *svr, char *err, size_t errlen);
 /* bindport.c: closes connections still being classified, sessions and pending frp
