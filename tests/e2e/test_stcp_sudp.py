@@ -11,7 +11,8 @@ import threading
 import pytest
 
 from cfrp_harness import HOST, free_port
-from test_tunnel_frps import LocalServer, UDPEcho, echo_handler, free_udp_port
+from test_tunnel_frps import (LocalServer, UDPEcho, echo_handler, free_udp_port,
+                              no_sanitizer_report, udp_roundtrip)
 
 TOKEN = "stcp-token"
 
@@ -68,26 +69,6 @@ def refused(port):
             return s.recv(100) == b""
         except ConnectionResetError:
             return True
-
-
-def udp_roundtrip(port, payload, tries=30):
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.settimeout(0.5)
-        for _ in range(tries):
-            s.sendto(payload, (HOST, port))
-            try:
-                d, _ = s.recvfrom(65536)
-                return d
-            except socket.timeout:
-                continue
-    raise AssertionError(f"no udp answer through {port}")
-
-
-def no_sanitizer_report(*procs):
-    for proc in procs:
-        err = proc.stderr()
-        for marker in ("AddressSanitizer", "UndefinedBehaviorSanitizer", "runtime error:"):
-            assert marker not in err, err
 
 
 def setup_pair(cfrp, proxy_body, visitor_body, mux=True, proxy_common="", visitor_common="",
@@ -151,9 +132,9 @@ def test_sudp_echo(cfrp, enc, comp, mux):
         pv.wait_for(rf"sudp start to work, listen on 127\.0\.0\.1:{vport}")
         for i in range(5):
             msg = os.urandom(1000) + bytes([i])
-            assert udp_roundtrip(vport, msg) == b"echo:" + msg
+            assert udp_roundtrip(vport, msg, tries=30) == b"echo:" + msg
         # another user address through the same visitor connection
-        assert udp_roundtrip(vport, b"second user") == b"echo:second user"
+        assert udp_roundtrip(vport, b"second user", tries=30) == b"echo:second user"
         pp.wait_for(r"\[secret\] incoming a new work connection")
         no_sanitizer_report(ps, pp, pv)
     finally:
@@ -171,8 +152,8 @@ def test_two_sudp_visitors_side_by_side(cfrp):
         sport = int(re.search(r"bindPort = (\d+)", open(ps.args[-1]).read()).group(1))
         pb = start_frpc(cfrp, "visitor2.toml", sport, visitor("vb", "secret", "k", v2, kind="sudp"))
         pb.wait_for(r"start visitor success", timeout=15)
-        assert udp_roundtrip(v1, b"from a") == b"echo:from a"
-        assert udp_roundtrip(v2, b"from b") == b"echo:from b"
+        assert udp_roundtrip(v1, b"from a", tries=30) == b"echo:from a"
+        assert udp_roundtrip(v2, b"from b", tries=30) == b"echo:from b"
         for i in range(3):  # both at once, after each has its work connection
             assert udp_roundtrip(v1, b"a%d" % i, tries=4) == b"echo:a%d" % i
             assert udp_roundtrip(v2, b"b%d" % i, tries=4) == b"echo:b%d" % i
@@ -287,7 +268,7 @@ def test_clean_exit(cfrp, monkeypatch, mux, first):
         pv.wait_for(r"start error: listen udp port 127\.0\.0\.1:\d+ error: listen udp "
                     r"127\.0\.0\.1:\d+: bind: address already in use")
         pv.wait_port(vport)
-        assert udp_roundtrip(uport, b"ping") == b"echo:ping"
+        assert udp_roundtrip(uport, b"ping", tries=30) == b"echo:ping"
         held = socket.create_connection((HOST, vport), timeout=10)
         held.sendall(b"open")
         assert held.recv(4) == b"open"

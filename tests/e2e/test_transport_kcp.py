@@ -8,7 +8,7 @@ import socket
 
 import pytest
 
-from cfrp_harness import HOST, assert_exit, free_port
+from cfrp_harness import assert_exit, free_port
 from test_tunnel_frps import (LocalServer, echo_handler, frpc_cfg, no_sanitizer_report,
                               start_frpc, start_frps, tcp_proxy, tcp_roundtrip)
 
@@ -35,15 +35,18 @@ def test_kcp_echo(cfrp, mux, tls):
         echo.close()
 
 
-def test_kcp_port_taken(cfrp):
-    taken = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    taken.bind(("0.0.0.0", 0))
-    try:
+def frps_on_taken_udp_port(cfrp, key):
+    """Runs frps with key (kcpBindPort, quicBindPort) set to a UDP port that is already
+    bound; returns its result and the port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("0.0.0.0", 0))
         port = taken.getsockname()[1]
-        conf = cfrp.write("frps.toml", f"bindPort = {free_port()}\nkcpBindPort = {port}\n")
-        res = cfrp.run("frps", "-c", conf)
-        assert_exit(res, 1)
-        assert f"listen on kcp udp address 0.0.0.0:{port} error: listen udp" in res.stdout, res
-        assert "address already in use" in res.stdout, res
-    finally:
-        taken.close()
+        conf = cfrp.write("frps.toml", f"bindPort = {free_port()}\n{key} = {port}\n")
+        return cfrp.run("frps", "-c", conf), port
+
+
+def test_kcp_port_taken(cfrp):
+    res, port = frps_on_taken_udp_port(cfrp, "kcpBindPort")
+    assert_exit(res, 1)
+    assert f"listen on kcp udp address 0.0.0.0:{port} error: listen udp" in res.stdout, res
+    assert "address already in use" in res.stdout, res

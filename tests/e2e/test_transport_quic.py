@@ -4,11 +4,11 @@ a QUIC stream (control, work connections, visitors). tcp echo and a 2 MB transfe
 TLS settings on and off, an stcp visitor, and the start-up error for a taken port."""
 
 import os
-import socket
 
 import pytest
 
 from cfrp_harness import HOST, assert_exit, free_port
+from test_transport_kcp import frps_on_taken_udp_port
 from test_tunnel_frps import (LocalServer, echo_handler, frpc_cfg, no_sanitizer_report,
                               start_frpc, start_frps, tcp_proxy, tcp_roundtrip)
 
@@ -60,13 +60,6 @@ def test_quic_stcp_visitor(cfrp):
 
 
 def test_quic_port_taken(cfrp):
-    taken = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    taken.bind(("0.0.0.0", 0))
-    try:
-        port = taken.getsockname()[1]
-        conf = cfrp.write("frps.toml", f"bindPort = {free_port()}\nquicBindPort = {port}\n")
-        res = cfrp.run("frps", "-c", conf)
-        assert_exit(res, 1)
-        assert f"listen on quic udp address 0.0.0.0:{port} error:" in res.stdout, res
-    finally:
-        taken.close()
+    res, port = frps_on_taken_udp_port(cfrp, "quicBindPort")
+    assert_exit(res, 1)
+    assert f"listen on quic udp address 0.0.0.0:{port} error:" in res.stdout, res

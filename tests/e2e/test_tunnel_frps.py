@@ -130,10 +130,11 @@ def udp_roundtrip(port, payload, tries=20):
     raise AssertionError(f"no udp answer through {port}")
 
 
-def no_sanitizer_report(proc):
-    err = proc.stderr()
-    for marker in ("AddressSanitizer", "UndefinedBehaviorSanitizer", "runtime error:"):
-        assert marker not in err, err
+def no_sanitizer_report(*procs):
+    for proc in procs:
+        err = proc.stderr()
+        for marker in ("AddressSanitizer", "UndefinedBehaviorSanitizer", "runtime error:"):
+            assert marker not in err, err
 
 
 COMBOS = [(False, False), (True, False), (False, True), (True, True)]
