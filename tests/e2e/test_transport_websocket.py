@@ -8,59 +8,51 @@ import base64
 import hashlib
 import os
 import socket
-import ssl
 import struct
 import subprocess
-import threading
+import time
 
 import pytest
 
-from cfrp_harness import HOST, assert_exit, free_port
+from cfrp_harness import HOST, assert_exit, free_port, port_open
 from test_tunnel_frps import (LocalServer, echo_handler, frpc_cfg, no_sanitizer_report,
                               start_frpc, start_frps, tcp_proxy, tcp_roundtrip)
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
-class TLSRelay(LocalServer):
-    """Terminates TLS on a local port and forwards the plain bytes to target_port."""
+class TLSRelay:
+    """socat terminating TLS on a local port and forwarding the plain bytes to
+    target_port (one process per connection, so both directions run independently)."""
 
     def __init__(self, tmp, target_port):
         cert, key = os.path.join(tmp, "relay.crt"), os.path.join(tmp, "relay.key")
         subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
                         key, "-out", cert, "-days", "2", "-subj", "/CN=localhost"],
                        check=True, capture_output=True)
-        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.ctx.load_cert_chain(cert, key)
-        self.target = target_port
-        self.accepted = 0
-        super().__init__(self._relay)
+        self.port = free_port()
+        self.log_path = os.path.join(tmp, "relay.log")
+        self.log = open(self.log_path, "wb")
+        self.p = subprocess.Popen(
+            ["socat", "-d", "-d",
+             f"OPENSSL-LISTEN:{self.port},bind={HOST},reuseaddr,fork,cert={cert},key={key},verify=0",
+             f"TCP:{HOST}:{target_port}"],
+            stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while not port_open(self.port):
+            assert self.p.poll() is None and time.monotonic() < deadline, "socat did not start"
+            time.sleep(0.05)
 
-    def _relay(self, c):
-        try:
-            t = self.ctx.wrap_socket(c, server_side=True)
-            u = socket.create_connection((HOST, self.target))
-        except (OSError, ssl.SSLError):
-            return
-        self.accepted += 1
+    @property
+    def accepted(self):
+        """TLS connections socat took (its log line per accepted connection)."""
+        with open(self.log_path, "rb") as f:
+            return f.read().count(b"accepting connection from")
 
-        def pump(src, dst):
-            try:
-                while True:
-                    d = src.recv(65536)
-                    if not d:
-                        break
-                    dst.sendall(d)
-            except (OSError, ssl.SSLError):
-                pass
-            for s in (src, dst):
-                try:
-                    s.close()
-                except OSError:
-                    pass
-
-        threading.Thread(target=pump, args=(t, u), daemon=True).start()
-        pump(u, t)
+    def close(self):
+        self.p.kill()
+        self.p.wait()
+        self.log.close()
 
 
 def ws_proxy_cfg(cfrp, server_port, local_port, remote_port, protocol, mux, extra=""):
